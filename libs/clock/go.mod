@@ -1,0 +1,3 @@
+module toptraffic/libs/clock
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/libs/counter
+
+go 1.26

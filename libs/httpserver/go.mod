@@ -1,0 +1,3 @@
+module toptraffic/libs/httpserver
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/libs/kafkasetup
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/libs/snapshot
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/libs/topk
+
+go 1.26

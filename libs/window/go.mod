@@ -1,0 +1,3 @@
+module toptraffic/libs/window
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/services/aggregator
+
+go 1.26

@@ -1,0 +1,3 @@
+module toptraffic/services/devbroker
+
+go 1.26

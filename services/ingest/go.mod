@@ -1,0 +1,3 @@
+module toptraffic/services/ingest
+
+go 1.26

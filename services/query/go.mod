@@ -1,0 +1,3 @@
+module toptraffic/services/query
+
+go 1.26
