@@ -1,3 +1,14 @@
 module toptraffic/libs/kafkasetup
 
 go 1.26
+
+require (
+	github.com/segmentio/kafka-go v0.4.51
+	go.uber.org/zap v1.28.0
+)
+
+require (
+	github.com/klauspost/compress v1.15.9 // indirect
+	github.com/pierrec/lz4/v4 v4.1.15 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+)
