@@ -1,16 +1,27 @@
 module toptraffic/services/aggregator
 
-go 1.26
+go 1.26.0
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2
+	github.com/segmentio/kafka-go v0.4.51
+	go.uber.org/zap v1.28.0
+	golang.org/x/sync v0.25.0
 	toptraffic/libs/clock v0.0.0
 	toptraffic/libs/counter v0.0.0
 	toptraffic/libs/httpserver v0.0.0
 	toptraffic/libs/kafkasetup v0.0.0
+	toptraffic/libs/lifecycle v0.0.0
 	toptraffic/libs/logging v0.0.0
 	toptraffic/libs/snapshot v0.0.0
 	toptraffic/libs/topk v0.0.0
 	toptraffic/libs/window v0.0.0
+)
+
+require (
+	github.com/klauspost/compress v1.15.9 // indirect
+	github.com/pierrec/lz4/v4 v4.1.15 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
 )
 
 replace (
@@ -18,6 +29,7 @@ replace (
 	toptraffic/libs/counter => ../../libs/counter
 	toptraffic/libs/httpserver => ../../libs/httpserver
 	toptraffic/libs/kafkasetup => ../../libs/kafkasetup
+	toptraffic/libs/lifecycle => ../../libs/lifecycle
 	toptraffic/libs/logging => ../../libs/logging
 	toptraffic/libs/snapshot => ../../libs/snapshot
 	toptraffic/libs/topk => ../../libs/topk

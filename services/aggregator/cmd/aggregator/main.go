@@ -1,0 +1,150 @@
+// Command aggregator is one worker of the aggregators' consumer group: it rolls the counters of
+// the partitions it owns into minute and hour windows and publishes their top lists.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"toptraffic/libs/clock"
+	"toptraffic/libs/httpserver"
+	"toptraffic/libs/kafkasetup"
+	"toptraffic/libs/lifecycle"
+	"toptraffic/libs/logging"
+	"toptraffic/services/aggregator/internal/config"
+	"toptraffic/services/aggregator/internal/group"
+	"toptraffic/services/aggregator/internal/partition"
+	"toptraffic/services/aggregator/internal/publisher"
+	"toptraffic/services/aggregator/internal/rollup"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	cfg, err := config.Load(lifecycle.Environ())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aggregator:", err)
+		return 2
+	}
+	logger, err := logging.New("aggregator", cfg.LogLevel, logging.Format(cfg.LogFormat))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aggregator:", err)
+		return 2
+	}
+	defer func() { _ = logger.Sync() }()
+	logger.Info("starting", zap.Any("config", cfg))
+
+	ctx, stop := lifecycle.SignalContext(logger, os.Exit)
+	defer stop()
+
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("aggregator failed", zap.Error(err))
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
+	client := kafkasetup.NewClient(cfg.Brokers, "toptraffic-aggregator")
+	var ready atomic.Bool
+	health := health(ready.Load)
+	srv := httpserver.New(httpserver.Config{Addr: cfg.Addr, ShutdownTimeout: 5 * time.Second},
+		health, logger)
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+
+	// Topics first: the group and the publisher both need them, and waiting here lets an
+	// aggregator start before the broker does.
+	counts, err := kafkasetup.EnsureTopics(gctx, client, logger,
+		kafkasetup.Topic{Name: cfg.CountersTopic, Partitions: cfg.CountersParts,
+			ReplicationFactor: cfg.ReplicationFactor},
+		kafkasetup.Topic{Name: cfg.SnapshotsTopic, Partitions: cfg.SnapshotsParts,
+			ReplicationFactor: cfg.ReplicationFactor,
+			Configs:           map[string]string{"cleanup.policy": "compact"}},
+	)
+	if err != nil {
+		if ctx.Err() != nil {
+			return g.Wait()
+		}
+		return errors.Join(err, g.Wait())
+	}
+	partitions := counts[cfg.CountersTopic]
+	if partitions != cfg.CountersParts {
+		logger.Warn("counters topic has a different partition count than configured; "+
+			"statistics stay exact only while it never changes",
+			zap.Int("partitions", partitions), zap.Int("configured", cfg.CountersParts))
+	}
+
+	pub := publisher.New(cfg.Brokers, cfg.SnapshotsTopic)
+	runnerCfg := partition.Config{
+		Brokers: cfg.Brokers,
+		Topic:   cfg.CountersTopic,
+		Rollup: rollup.Config{
+			Partitions: partitions,
+			LatenessMs: cfg.AllowedLateness.Milliseconds(),
+			GraceMs:    cfg.CloseGrace.Milliseconds(),
+			K:          cfg.TopK,
+		},
+		FlushInterval:  cfg.FlushInterval,
+		CommitInterval: cfg.CommitInterval,
+		MaxWait:        250 * time.Millisecond,
+		StopTimeout:    5 * time.Second,
+	}
+	newRunner := func(p int, c partition.Committer) *partition.Runner {
+		return partition.New(runnerCfg, p, clock.System{}, pub, c, partition.Hooks{}, logger)
+	}
+	grp, err := group.New(group.Config{
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.GroupID,
+		Topic:             cfg.CountersTopic,
+		SessionTimeout:    cfg.SessionTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+	}, client, newRunner, logger)
+	if err != nil {
+		return errors.Join(err, g.Wait())
+	}
+	ready.Store(true)
+	g.Go(func() error { return grp.Run(gctx) })
+
+	<-gctx.Done()
+	// Shutdown order: end the generation so every partition publishes its open windows and
+	// commits its replay point, and leave the group so the others take over at once; then
+	// flush the snapshot writer; the health server stops with the context.
+	closeErr := grp.Close()
+	closeErr = errors.Join(closeErr, pub.Close())
+	return errors.Join(closeErr, g.Wait())
+}
+
+func health(ready func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"starting"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	})
+	return mux
+}
