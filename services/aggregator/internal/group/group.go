@@ -118,104 +118,152 @@ func (g *Group) Run(ctx context.Context) error {
 			zap.Ints("partitions", parts))
 
 		commit := &committer{client: g.client, gen: gen, topic: g.cfg.Topic}
+		st := &starter{g: g, parts: parts}
 		for _, p := range parts {
-			gen.Start(func(ctx context.Context) { g.runPartition(ctx, gen, p, commit) })
+			gen.Start(func(ctx context.Context) { g.runPartition(ctx, gen, p, commit, st) })
 		}
 	}
 }
 
-func (g *Group) runPartition(ctx context.Context, gen *kafka.Generation, p int, c *committer) {
+func (g *Group) runPartition(
+	ctx context.Context,
+	gen *kafka.Generation,
+	p int,
+	c *committer,
+	st *starter,
+) {
 	logger := g.logger.With(zap.Int("partition", p), zap.Int32("generation", gen.ID))
-	var start partition.Start
-	err := retry(ctx, func() error {
-		var err error
-		start, err = g.start(ctx, p)
-		return err
-	}, func(err error) {
-		logger.Warn("read partition start failed, retrying", zap.Error(err))
-	})
-	if err != nil {
-		return // the generation ended before the partition could start
-	}
 	// Returning early would end the generation for every member, so a runner that fails is
 	// restarted from the last commit instead.
 	for ctx.Err() == nil {
-		runner := g.newRunner(p, c)
-		if err := runner.Run(ctx, start); err != nil {
-			logger.Error("partition runner failed, rebuilding from the last commit", zap.Error(err))
-			if err := sleep(ctx, time.Second); err != nil {
-				return
-			}
-			if s, err := g.start(ctx, p); err == nil {
-				start = s
-			}
+		var start partition.Start
+		err := retry(ctx, func() error {
+			var err error
+			start, err = st.get(ctx, p)
+			return err
+		}, func(err error) {
+			logger.Warn("read partition start failed, retrying", zap.Error(err))
+		})
+		if err != nil {
+			return // the generation ended before the partition could start
+		}
+		err = g.newRunner(p, c).Run(ctx, start)
+		if err == nil {
+			return
+		}
+		logger.Error("partition runner failed, rebuilding from the last commit", zap.Error(err))
+		st.forget()
+		if sleep(ctx, time.Second) != nil {
+			return
 		}
 	}
 }
 
-// start reads the committed checkpoint of partition p, or for a partition never committed its
-// first offset, and the partition's current end.
-func (g *Group) start(ctx context.Context, p int) (partition.Start, error) {
-	var s partition.Start
+// starter reads where each partition of one generation starts, for all of them in one
+// OffsetFetch and one ListOffsets request: the first runner to ask fetches, the rest reuse it.
+type starter struct {
+	g     *Group
+	parts []int
+	mu    sync.Mutex
+	got   map[int]partition.Start
+}
+
+func (st *starter) get(ctx context.Context, p int) (partition.Start, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.got == nil {
+		got, err := st.g.starts(ctx, st.parts)
+		if err != nil {
+			return partition.Start{}, err
+		}
+		st.got = got
+	}
+	return st.got[p], nil
+}
+
+// forget drops the cached starts, for a runner that restarts from the last commit.
+func (st *starter) forget() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.got = nil
+}
+
+// starts reads the committed checkpoint of each partition, or for a partition never committed
+// its first offset, and each partition's current end.
+func (g *Group) starts(ctx context.Context, parts []int) (map[int]partition.Start, error) {
 	fetched, err := g.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
 		GroupID: g.cfg.GroupID,
-		Topics:  map[string][]int{g.cfg.Topic: {p}},
+		Topics:  map[string][]int{g.cfg.Topic: parts},
 	})
 	if err != nil {
-		return s, fmt.Errorf("fetch committed offset: %w", err)
+		return nil, fmt.Errorf("fetch committed offsets: %w", err)
 	}
 	if fetched.Error != nil {
-		return s, fmt.Errorf("fetch committed offset: %w", fetched.Error)
+		return nil, fmt.Errorf("fetch committed offsets: %w", fetched.Error)
 	}
-	committed := int64(-1)
-	var metadata string
+	type commit struct {
+		offset   int64
+		metadata string
+	}
+	commits := map[int]commit{}
 	for _, fp := range fetched.Topics[g.cfg.Topic] {
-		if fp.Partition == p {
-			if fp.Error != nil {
-				return s, fmt.Errorf("fetch committed offset: %w", fp.Error)
-			}
-			committed, metadata = fp.CommittedOffset, fp.Metadata
+		if fp.Error != nil {
+			return nil, fmt.Errorf("fetch committed offset of partition %d: %w", fp.Partition, fp.Error)
 		}
+		commits[fp.Partition] = commit{fp.CommittedOffset, fp.Metadata}
 	}
 
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
+	for _, p := range parts {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
 	offsets, err := g.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{
-			g.cfg.Topic: {kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p)},
-		},
+		Topics: map[string][]kafka.OffsetRequest{g.cfg.Topic: reqs},
 	})
 	if err != nil {
-		return s, fmt.Errorf("list offsets: %w", err)
+		return nil, fmt.Errorf("list offsets: %w", err)
 	}
-	var first, last int64
+	type bounds struct{ first, last int64 }
+	logBounds := map[int]bounds{}
 	for _, po := range offsets.Topics[g.cfg.Topic] {
-		if po.Partition == p {
-			if po.Error != nil {
-				return s, fmt.Errorf("list offsets: %w", po.Error)
-			}
-			first, last = po.FirstOffset, po.LastOffset
+		if po.Error != nil {
+			return nil, fmt.Errorf("list offsets of partition %d: %w", po.Partition, po.Error)
 		}
+		logBounds[po.Partition] = bounds{po.FirstOffset, po.LastOffset}
 	}
 
-	s.End = last
-	if committed < 0 {
-		s.Checkpoint = rollup.Checkpoint{Offset: first}
-		return s, nil
+	out := make(map[int]partition.Start, len(parts))
+	for _, p := range parts {
+		b, ok := logBounds[p]
+		if !ok {
+			return nil, fmt.Errorf("list offsets: no answer for partition %d", p)
+		}
+		s := partition.Start{End: b.last}
+		c, ok := commits[p]
+		if !ok || c.offset < 0 {
+			s.Checkpoint = rollup.Checkpoint{Offset: b.first}
+			out[p] = s
+			continue
+		}
+		horizon, err := parseMetadata(c.metadata)
+		if err != nil {
+			// An offset committed by something else: the horizon is unknown, so start with none.
+			g.logger.Warn("commit metadata unreadable, starting with a zero horizon",
+				zap.Int("partition", p), zap.Error(err))
+		}
+		if c.offset < b.first {
+			// Retention deleted records the replay point still needed; the windows that held
+			// them are long closed unless retention is shorter than an hour.
+			g.logger.Warn("replay point below the log start, records were deleted",
+				zap.Int("partition", p),
+				zap.Int64("replay_from", c.offset),
+				zap.Int64("log_start", b.first))
+			c.offset = b.first
+		}
+		s.Checkpoint = rollup.Checkpoint{Offset: c.offset, HorizonMs: horizon}
+		out[p] = s
 	}
-	horizon, err := parseMetadata(metadata)
-	if err != nil {
-		// An offset committed by something else: the horizon is unknown, so start with none.
-		g.logger.Warn("commit metadata unreadable, starting with a zero horizon",
-			zap.Int("partition", p), zap.Error(err))
-	}
-	if committed < first {
-		// Retention deleted records the replay point still needed; the windows that held them
-		// are long closed in any sane configuration.
-		g.logger.Warn("replay point below the log start, records were deleted",
-			zap.Int("partition", p), zap.Int64("replay_from", committed), zap.Int64("log_start", first))
-		committed = first
-	}
-	s.Checkpoint = rollup.Checkpoint{Offset: committed, HorizonMs: horizon}
-	return s, nil
+	return out, nil
 }
 
 // Close ends the current generation, which stops every runner after its final publish and
