@@ -1,0 +1,312 @@
+// Package publisher is the Kafka side of the ingest gateway: it makes sure the counters topic
+// exists, then writes records for many HTTP requests at once through one asynchronous producer,
+// and tells each request when the broker has acknowledged every one of its records.
+//
+// Concurrent requests share producer batches: each request hands its records to the one
+// kafka-go Writer in a single call, every record carries a pointer to the request's waiter,
+// and the Writer's completion callback counts the acknowledged records down. A request
+// returns when its count reaches zero, when any of its records fails, or when the produce
+// timeout passes, whichever comes first.
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"toptraffic/libs/kafkasetup"
+)
+
+const (
+	// produceAttempts bounds the producer's retries of one batch, so that a batch whose
+	// requests have long given up does not keep the Writer busy, and Close stays bounded.
+	produceAttempts = 3
+
+	// Backoff between produce attempts of one batch.
+	produceBackoffMin = 100 * time.Millisecond
+	produceBackoffMax = time.Second
+
+	// Defaults for the topic set-up loop.
+	defaultSetupAttemptTimeout = 10 * time.Second
+	defaultSetupBackoff        = time.Second
+)
+
+// Config says where to publish and how long to wait.
+type Config struct {
+	// Brokers are the bootstrap host:port addresses.
+	Brokers []string
+
+	// ClientID names the gateway to the brokers.
+	ClientID string
+
+	// Topic is the counters topic. It is created with Partitions and ReplicationFactor when
+	// missing; an existing topic is used as it is.
+	Topic             string
+	Partitions        int
+	ReplicationFactor int
+
+	// ProduceTimeout bounds one Publish call, and one produce attempt of a batch.
+	ProduceTimeout time.Duration
+
+	// BatchTimeout is how long a partition's batch may wait for more records before it is
+	// sent; BatchSize is how many records fill it early.
+	BatchTimeout time.Duration
+	BatchSize    int
+
+	// CloseTimeout bounds how long Close waits for the producer to flush.
+	CloseTimeout time.Duration
+
+	// SetupAttemptTimeout bounds one attempt to create and confirm the topic; SetupBackoff is
+	// the pause before the next. Zero means 10s and 1s.
+	SetupAttemptTimeout time.Duration
+	SetupBackoff        time.Duration
+}
+
+// Publisher writes records to the counters topic. Build it with New, start Run, and Close it
+// after the HTTP server has stopped, so that every request's records are flushed.
+type Publisher struct {
+	cfg    Config
+	logger *zap.Logger
+
+	// writer is nil until Run has confirmed the topic, and again after Close.
+	writer atomic.Pointer[kafka.Writer]
+	closed atomic.Bool
+	// mu orders Run's installing of the writer against Close, so that a writer built while
+	// Close runs is closed rather than leaked.
+	mu sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a Publisher that is not ready yet; Run makes it ready.
+func New(cfg Config, logger *zap.Logger) *Publisher {
+	if cfg.SetupAttemptTimeout <= 0 {
+		cfg.SetupAttemptTimeout = defaultSetupAttemptTimeout
+	}
+	if cfg.SetupBackoff <= 0 {
+		cfg.SetupBackoff = defaultSetupBackoff
+	}
+	return &Publisher{
+		cfg:    cfg,
+		logger: logger.With(zap.String("topic", cfg.Topic)),
+	}
+}
+
+// Ready reports whether the topic is confirmed and Publish can write.
+func (p *Publisher) Ready() bool {
+	return p.writer.Load() != nil && !p.closed.Load()
+}
+
+// Run creates or confirms the counters topic, retrying until it is ready or ctx ends, then
+// makes the Publisher ready and waits for ctx to end. It returns nil; an unreachable broker is
+// a state to wait out, not an error.
+func (p *Publisher) Run(ctx context.Context) error {
+	partitions, ok := p.ensureTopic(ctx)
+	if !ok {
+		return nil
+	}
+	if partitions != p.cfg.Partitions {
+		// The partition count is part of the exactness: each domain must stay on one
+		// partition, and a different count maps domains elsewhere than before.
+		p.logger.Warn("counters topic partition count differs from the configured one",
+			zap.Int("partitions", partitions),
+			zap.Int("configured_partitions", p.cfg.Partitions),
+		)
+	}
+
+	// The Writer gets a Transport of its own, made only now: a Transport caches metadata,
+	// and one created before the topic existed could report it missing for a while.
+	w := p.newWriter()
+
+	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		_ = w.Close()
+		return nil
+	}
+	p.writer.Store(w)
+	p.mu.Unlock()
+
+	p.logger.Info("publisher ready", zap.Int("partitions", partitions))
+	<-ctx.Done()
+	return nil
+}
+
+// ensureTopic retries topic set-up until it succeeds or ctx ends; ok is false in the latter
+// case.
+func (p *Publisher) ensureTopic(ctx context.Context) (partitions int, ok bool) {
+	topic := kafkasetup.Topic{
+		Name:              p.cfg.Topic,
+		Partitions:        p.cfg.Partitions,
+		ReplicationFactor: p.cfg.ReplicationFactor,
+	}
+	for attempt := 1; ; attempt++ {
+		counts, err := p.ensureTopicOnce(ctx, topic)
+		if err == nil {
+			return counts[p.cfg.Topic], true
+		}
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		p.logger.Warn("counters topic not ready, retrying",
+			zap.Int("attempt", attempt),
+			zap.Duration("retry_in", p.cfg.SetupBackoff),
+			zap.Error(err),
+		)
+
+		t := time.NewTimer(p.cfg.SetupBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, false
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Publisher) ensureTopicOnce(
+	ctx context.Context,
+	topic kafkasetup.Topic,
+) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SetupAttemptTimeout)
+	defer cancel()
+
+	// A fresh client per attempt, so no metadata cached by a failed attempt is reused.
+	client := kafkasetup.NewClient(p.cfg.Brokers, p.cfg.ClientID+"-setup")
+	if t, ok := client.Transport.(*kafka.Transport); ok {
+		defer t.CloseIdleConnections()
+	}
+	counts, err := kafkasetup.EnsureTopics(ctx, client, p.logger, topic)
+	if err != nil {
+		return nil, fmt.Errorf("ensure topic %s: %w", topic.Name, err)
+	}
+	return counts, nil
+}
+
+func (p *Publisher) newWriter() *kafka.Writer {
+	logger := p.logger.Named("kafka")
+	return &kafka.Writer{
+		Addr:  kafka.TCP(p.cfg.Brokers...),
+		Topic: p.cfg.Topic,
+		// The Java client's default partitioner, set explicitly: kafka-go's default is
+		// round-robin, which would spread one domain over every partition.
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		AllowAutoTopicCreation: false,
+		Async:                  true,
+		Completion:             complete,
+		BatchSize:              p.cfg.BatchSize,
+		BatchTimeout:           p.cfg.BatchTimeout,
+		MaxAttempts:            produceAttempts,
+		WriteBackoffMin:        produceBackoffMin,
+		WriteBackoffMax:        produceBackoffMax,
+		ReadTimeout:            p.cfg.ProduceTimeout,
+		WriteTimeout:           p.cfg.ProduceTimeout,
+		Transport:              kafkasetup.NewTransport(p.cfg.ClientID),
+		// Failed attempts reach the requests that waited on them, which report them; the
+		// Writer's own lines are detail for debugging.
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			logger.Debug("producer error", zap.String("detail", fmt.Sprintf(msg, args...)))
+		}),
+	}
+}
+
+// Publish writes msgs, which must have Key, Value and Time set and no Topic, and returns nil
+// once the broker has acknowledged every one of them. It returns an error wrapping
+// ErrNotReady, ErrClosed, ErrAckTimeout or ErrUnavailable otherwise; records of a failed call
+// may still have been written.
+//
+// Publish takes msgs over: it sets their WriterData, and the producer reads their keys and
+// values until it has sent them, possibly after Publish has returned.
+func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	w := p.writer.Load()
+	if w == nil {
+		if p.closed.Load() {
+			return ErrClosed
+		}
+		return ErrNotReady
+	}
+
+	ctx, cancel := context.WithTimeoutCause(ctx, p.cfg.ProduceTimeout, ErrAckTimeout)
+	defer cancel()
+
+	wt := newWaiter(len(msgs))
+	for i := range msgs {
+		msgs[i].WriterData = wt
+	}
+
+	// One call for the whole request: the Writer then spreads the records over the
+	// partitions' open batches, which other requests fill too. In async mode it returns once
+	// they are queued; it fails only before queueing any, e.g. when metadata cannot be read.
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		switch {
+		case errors.Is(err, io.ErrClosedPipe):
+			return ErrClosed
+		case context.Cause(ctx) == ErrAckTimeout:
+			return fmt.Errorf("queue %d records: %w", len(msgs), ErrAckTimeout)
+		}
+		return fmt.Errorf("queue %d records: %w: %w", len(msgs), ErrUnavailable, err)
+	}
+
+	select {
+	case <-wt.done:
+		if err := wt.err; err != nil {
+			return fmt.Errorf("write %d records: %w: %w", len(msgs), ErrUnavailable, err)
+		}
+		return nil
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); cause != ErrAckTimeout {
+			return fmt.Errorf("wait for acks of %d records: %w", len(msgs), cause)
+		}
+		return fmt.Errorf("wait for acks of %d records after %s: %w",
+			len(msgs), p.cfg.ProduceTimeout, ErrAckTimeout)
+	}
+}
+
+// Close flushes the records the producer still holds and closes it, waiting at most
+// CloseTimeout. Call it after the HTTP server has stopped. Later calls return the first
+// call's result.
+func (p *Publisher) Close() error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed.Store(true)
+		w := p.writer.Swap(nil)
+		p.mu.Unlock()
+		if w == nil {
+			return
+		}
+
+		start := time.Now()
+		p.logger.Info("publisher flushing")
+		// kafka-go's Close has no deadline of its own and a batch may be in its last
+		// attempts against a dead broker; wait for it in a goroutine so shutdown stays
+		// bounded. If the deadline passes the goroutine ends with the process.
+		done := make(chan error, 1)
+		go func() { done <- w.Close() }()
+		t := time.NewTimer(p.cfg.CloseTimeout)
+		defer t.Stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				p.closeErr = fmt.Errorf("close producer: %w", err)
+				return
+			}
+			p.logger.Info("publisher closed", zap.Duration("took", time.Since(start)))
+		case <-t.C:
+			p.closeErr = fmt.Errorf("close producer after %s: %w",
+				p.cfg.CloseTimeout, ErrCloseTimeout)
+		}
+	})
+	return p.closeErr
+}
