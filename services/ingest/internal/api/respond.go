@@ -37,11 +37,12 @@ const (
 		"(is Kafka reachable?); retry after the Retry-After delay"
 	msgShuttingDown = "the gateway is shutting down; retry, another instance or the restarted " +
 		"one will take the request"
-	msgKafkaUnavailable = "Kafka did not acknowledge every record of the request in time; " +
-		"retry after the Retry-After delay (some records may already have been written)"
+	msgKafkaUnavailable = "Kafka is unavailable or did not acknowledge every record of the " +
+		"request in time; retry after the Retry-After delay (some records may already have " +
+		"been written, so a retry can count them twice)"
 	msgQueryUnavailable = "the query service did not answer; retry after the Retry-After delay"
 	msgUnauthorized     = "missing or wrong bearer token: send the header " +
-		"Authorization: Bearer <token> with a token this gateway was configured with"
+		"'Authorization: Bearer TOKEN' with one of the tokens this gateway was given"
 	msgNotFound = "no such endpoint: this gateway serves POST " + RouteCounters +
 		", GET " + RouteLastMinute + ", GET " + RouteLastHour +
 		", GET " + RouteHealth + " and GET " + RouteReady

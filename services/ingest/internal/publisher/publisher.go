@@ -74,6 +74,12 @@ type Config struct {
 type Publisher struct {
 	cfg    Config
 	logger *zap.Logger
+	// setupLogger has no topic field: kafkasetup adds its own.
+	setupLogger *zap.Logger
+
+	// lost carries a writer whose topic the broker no longer knows, e.g. a development
+	// broker restarted without its data; Run then sets the topic up again.
+	lost chan *kafka.Writer
 
 	// writer is nil until Run has confirmed the topic, and again after Close.
 	writer atomic.Pointer[kafka.Writer]
@@ -95,8 +101,10 @@ func New(cfg Config, logger *zap.Logger) *Publisher {
 		cfg.SetupBackoff = defaultSetupBackoff
 	}
 	return &Publisher{
-		cfg:    cfg,
-		logger: logger.With(zap.String("topic", cfg.Topic)),
+		cfg:         cfg,
+		logger:      logger.With(zap.String("topic", cfg.Topic)),
+		setupLogger: logger,
+		lost:        make(chan *kafka.Writer, 1),
 	}
 }
 
@@ -106,38 +114,93 @@ func (p *Publisher) Ready() bool {
 }
 
 // Run creates or confirms the counters topic, retrying until it is ready or ctx ends, then
-// makes the Publisher ready and waits for ctx to end. It returns nil; an unreachable broker is
-// a state to wait out, not an error.
+// makes the Publisher ready and waits for ctx to end. Should the broker later report the topic
+// unknown, Run takes the Publisher out of service, sets the topic up again and resumes. It
+// returns nil; an unreachable broker is a state to wait out, not an error.
 func (p *Publisher) Run(ctx context.Context) error {
-	partitions, ok := p.ensureTopic(ctx)
-	if !ok {
-		return nil
-	}
-	if partitions != p.cfg.Partitions {
-		// The partition count is part of the exactness: each domain must stay on one
-		// partition, and a different count maps domains elsewhere than before.
-		p.logger.Warn("counters topic partition count differs from the configured one",
-			zap.Int("partitions", partitions),
-			zap.Int("configured_partitions", p.cfg.Partitions),
-		)
-	}
+	for {
+		partitions, ok := p.ensureTopic(ctx)
+		if !ok {
+			return nil
+		}
+		if partitions != p.cfg.Partitions {
+			// The partition count is part of the exactness: each domain must stay on one
+			// partition, and a different count maps domains elsewhere than before.
+			p.logger.Warn("counters topic partition count differs from the configured one",
+				zap.Int("partitions", partitions),
+				zap.Int("configured_partitions", p.cfg.Partitions),
+			)
+		}
 
-	// The Writer gets a Transport of its own, made only now: a Transport caches metadata,
-	// and one created before the topic existed could report it missing for a while.
-	w := p.newWriter()
+		// The Writer gets a Transport of its own, made only now: a Transport caches
+		// metadata, and one created before the topic existed could report it missing for a
+		// while.
+		w := p.newWriter()
+		if !p.install(w) {
+			_ = w.Close()
+			return nil
+		}
+		p.logger.Info("publisher ready", zap.Int("partitions", partitions))
 
+		if !p.awaitLost(ctx, w) {
+			return nil
+		}
+
+		// Requests get 503 not_ready from here until the topic is back.
+		if !p.uninstall(w) {
+			return nil
+		}
+		p.logger.Warn("counters topic unknown to the broker, setting it up again")
+		if err := p.closeWriter(w); err != nil {
+			p.logger.Warn("closing the previous producer failed", zap.Error(err))
+		}
+	}
+}
+
+// awaitLost waits until the broker reports w's topic unknown (true) or ctx ends (false).
+func (p *Publisher) awaitLost(ctx context.Context, w *kafka.Writer) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case lw := <-p.lost:
+			// A report about an earlier writer may arrive late; it says nothing about w.
+			if lw == w {
+				return true
+			}
+		}
+	}
+}
+
+// install makes w the writer unless Close has run; it reports whether it did.
+func (p *Publisher) install(w *kafka.Writer) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed.Load() {
-		p.mu.Unlock()
-		_ = w.Close()
-		return nil
+		return false
 	}
 	p.writer.Store(w)
-	p.mu.Unlock()
+	return true
+}
 
-	p.logger.Info("publisher ready", zap.Int("partitions", partitions))
-	<-ctx.Done()
-	return nil
+// uninstall takes w out of service unless Close has taken it already; it reports whether it
+// did.
+func (p *Publisher) uninstall(w *kafka.Writer) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writer.CompareAndSwap(w, nil)
+}
+
+// topicLost asks Run to set the topic up again, once per writer: reports about an older
+// writer, or a second report about the current one, change nothing.
+func (p *Publisher) topicLost(w *kafka.Writer, err error) {
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) || p.writer.Load() != w {
+		return
+	}
+	select {
+	case p.lost <- w:
+	default:
+	}
 }
 
 // ensureTopic retries topic set-up until it succeeds or ctx ends; ok is false in the latter
@@ -184,7 +247,7 @@ func (p *Publisher) ensureTopicOnce(
 	if t, ok := client.Transport.(*kafka.Transport); ok {
 		defer t.CloseIdleConnections()
 	}
-	counts, err := kafkasetup.EnsureTopics(ctx, client, p.logger, topic)
+	counts, err := kafkasetup.EnsureTopics(ctx, client, p.setupLogger, topic)
 	if err != nil {
 		return nil, fmt.Errorf("ensure topic %s: %w", topic.Name, err)
 	}
@@ -250,6 +313,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 	// partitions' open batches, which other requests fill too. In async mode it returns once
 	// they are queued; it fails only before queueing any, e.g. when metadata cannot be read.
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		p.topicLost(w, err)
 		switch {
 		case errors.Is(err, io.ErrClosedPipe):
 			return ErrClosed
@@ -262,6 +326,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 	select {
 	case <-wt.done:
 		if err := wt.err; err != nil {
+			p.topicLost(w, err)
 			return fmt.Errorf("write %d records: %w: %w", len(msgs), ErrUnavailable, err)
 		}
 		return nil
@@ -289,24 +354,29 @@ func (p *Publisher) Close() error {
 
 		start := time.Now()
 		p.logger.Info("publisher flushing")
-		// kafka-go's Close has no deadline of its own and a batch may be in its last
-		// attempts against a dead broker; wait for it in a goroutine so shutdown stays
-		// bounded. If the deadline passes the goroutine ends with the process.
-		done := make(chan error, 1)
-		go func() { done <- w.Close() }()
-		t := time.NewTimer(p.cfg.CloseTimeout)
-		defer t.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				p.closeErr = fmt.Errorf("close producer: %w", err)
-				return
-			}
+		if p.closeErr = p.closeWriter(w); p.closeErr == nil {
 			p.logger.Info("publisher closed", zap.Duration("took", time.Since(start)))
-		case <-t.C:
-			p.closeErr = fmt.Errorf("close producer after %s: %w",
-				p.cfg.CloseTimeout, ErrCloseTimeout)
 		}
 	})
 	return p.closeErr
+}
+
+// closeWriter flushes and closes w, waiting at most CloseTimeout.
+func (p *Publisher) closeWriter(w *kafka.Writer) error {
+	// kafka-go's Close has no deadline of its own and a batch may be in its last attempts
+	// against a dead broker; wait for it in a goroutine so that shutdown stays bounded. If
+	// the deadline passes, the goroutine ends with the process.
+	done := make(chan error, 1)
+	go func() { done <- w.Close() }()
+	t := time.NewTimer(p.cfg.CloseTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("close producer: %w", err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("close producer after %s: %w", p.cfg.CloseTimeout, ErrCloseTimeout)
+	}
 }

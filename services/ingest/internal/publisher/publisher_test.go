@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"toptraffic/libs/counter"
+	"toptraffic/libs/kafkasetup"
 )
 
 const testTopic = "counters"
@@ -466,4 +467,33 @@ func TestRecoversWhenBrokerReturns(t *testing.T) {
 	waitFor(t, 15*time.Second, "publish after the broker returned", func() bool {
 		return p.Publish(context.Background(), []kafka.Message{message("a.com", 1, 1)}) == nil
 	})
+}
+
+func TestSetsUpLostTopicAgain(t *testing.T) {
+	cluster := newCluster(t)
+	brokers := cluster.ListenAddrs()
+	core, logs := observer.New(zapcore.InfoLevel)
+	p := startReady(t, testConfig(brokers), zap.New(core))
+
+	// The topic disappears, as it does when a development broker restarts without its data.
+	admin := kafkasetup.NewClient(brokers, "ingest-test-admin")
+	resp, err := admin.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{
+		Topics: []string{testTopic},
+	})
+	if err != nil || resp.Errors[testTopic] != nil {
+		t.Fatalf("delete topic: %v %v", err, resp)
+	}
+
+	// The first request after that fails; the publisher then sets the topic up again and
+	// later requests succeed, without a restart.
+	waitFor(t, 15*time.Second, "publish after the topic was lost", func() bool {
+		return p.Publish(context.Background(), []kafka.Message{message("a.com", 1, 1)}) == nil
+	})
+	if n := logs.FilterMessage("counters topic unknown to the broker, setting it up again").
+		Len(); n != 1 {
+		t.Errorf("got %d set-up-again log lines, want 1", n)
+	}
+	if got := readAll(t, brokers, 1); string(got[0].Key) != "a.com" {
+		t.Errorf("read back key %q, want a.com", got[0].Key)
+	}
 }
