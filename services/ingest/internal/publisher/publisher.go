@@ -317,7 +317,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 		switch {
 		case errors.Is(err, io.ErrClosedPipe):
 			return ErrClosed
-		case context.Cause(ctx) == ErrAckTimeout:
+		case errors.Is(context.Cause(ctx), ErrAckTimeout):
 			return fmt.Errorf("queue %d records: %w", len(msgs), ErrAckTimeout)
 		}
 		return fmt.Errorf("queue %d records: %w: %w", len(msgs), ErrUnavailable, err)
@@ -331,7 +331,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 		}
 		return nil
 	case <-ctx.Done():
-		if cause := context.Cause(ctx); cause != ErrAckTimeout {
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrAckTimeout) {
 			return fmt.Errorf("wait for acks of %d records: %w", len(msgs), cause)
 		}
 		return fmt.Errorf("wait for acks of %d records after %s: %w",
