@@ -5,11 +5,16 @@
 // Before reading, the consumer records each partition's end offset. Once every partition has
 // been read up to that point the store holds everything published before start-up and is
 // marked caught up; from then on records are applied as they arrive.
+//
+// A broker that loses the topic (a development broker restarted without its data) is not an
+// ordinary outage: the offsets start over, and snapshots read before would outrank the new
+// ones. The consumer then empties the store and starts again from the topic's creation.
 package consumer
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -42,6 +47,10 @@ type Config struct {
 	// AttemptTimeout bounds one try at creating the topic or listing offsets, after which
 	// it is retried with a fresh connection. Zero means 3s.
 	AttemptTimeout time.Duration
+	// TopicCheckInterval is how often the topic's metadata is checked, to notice a broker
+	// that forgot the topic (a reader then waits silently) or partitions added to it. Zero
+	// means 5s.
+	TopicCheckInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -58,6 +67,9 @@ func (c Config) withDefaults() Config {
 	if c.AttemptTimeout <= 0 {
 		c.AttemptTimeout = 3 * time.Second
 	}
+	if c.TopicCheckInterval <= 0 {
+		c.TopicCheckInterval = 5 * time.Second
+	}
 	if c.ClientID == "" {
 		c.ClientID = "toptraffic-query"
 	}
@@ -69,7 +81,13 @@ type Store interface {
 	Apply(snap *snapshot.Snapshot) bool
 	Delete(w window.Window, partition int) bool
 	MarkCaughtUp()
+	// Reset forgets everything and marks the store not caught up.
+	Reset()
 }
+
+// missingChecksLimit is how many topic checks in a row must find the topic unknown before it
+// counts as gone; one such answer can be a broker that is still loading.
+const missingChecksLimit = 2
 
 // Consumer reads the snapshots topic into a Store. Run it once; Close stops it.
 type Consumer struct {
@@ -123,7 +141,37 @@ func (c *Consumer) Run(ctx context.Context) error {
 	stopWatching := context.AfterFunc(c.stopping, cancel)
 	defer stopWatching()
 
+	for {
+		err := c.load(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case errors.Is(err, ErrLogReset):
+			// The view was built from a log that no longer exists; serving it would mix
+			// old and new offsets. Start again, not ready until the new log is read.
+			c.logger.Warn("snapshots log was reset, rebuilding the view", zap.Error(err))
+			c.store.Reset()
+		case errors.Is(err, ErrPartitionsChanged):
+			// What was read stays valid and the store stays ready; reading everything
+			// again re-applies it, the new partitions included. Only a snapshot that a
+			// tombstone deleted can show again, until that tombstone is read again.
+			c.logger.Info("snapshots topic gained partitions, reading it again", zap.Error(err))
+		default:
+			return err
+		}
+		if !sleep(ctx, c.cfg.MinBackoff) {
+			return nil
+		}
+	}
+}
+
+// load makes sure the topic exists, reads every partition from its first offset and keeps
+// reading until ctx ends (nil), the log is reset under it (ErrLogReset) or the topic gains
+// partitions (ErrPartitionsChanged).
+func (c *Consumer) load(ctx context.Context) error {
 	c.startedAt = c.clock.Now()
+	c.records.Store(0)
 
 	// First make sure the topic exists, so that offsets can be listed and an empty cluster
 	// does not leave the service warming up forever.
@@ -150,12 +198,70 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.caughtUp()
 	}
 
-	// Last, one reader per partition, each in its own goroutine that ends with ctx.
+	// Last, one reader per partition, each in its own goroutine that ends with ctx, and a
+	// watch on the topic itself; the first of them to fail stops the others.
 	g, gctx := errgroup.WithContext(ctx)
 	for p, b := range bounds {
 		g.Go(func() error { return c.readPartition(gctx, p, b) })
 	}
+	g.Go(func() error { return c.watchTopic(gctx, partitions) })
 	return g.Wait()
+}
+
+// watchTopic checks the topic's metadata every TopicCheckInterval until ctx ends. It returns
+// ErrLogReset when the broker no longer knows the topic: kafka-go's readers then wait for it
+// without a word. It returns ErrPartitionsChanged when the topic has more partitions than
+// are being read. A broker that does not answer is an ordinary outage and is left to the
+// readers' retries.
+func (c *Consumer) watchTopic(ctx context.Context, partitions int) error {
+	t := time.NewTicker(c.cfg.TopicCheckInterval)
+	defer t.Stop()
+	missing := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+
+		n, err := c.partitionCount(ctx)
+		switch {
+		case errors.Is(err, kafka.UnknownTopicOrPartition):
+			if missing++; missing >= missingChecksLimit {
+				return fmt.Errorf("broker no longer knows the topic: %w", ErrLogReset)
+			}
+		case err != nil:
+			missing = 0
+			c.logger.Debug("topic check failed", zap.Error(err))
+		case n > partitions:
+			return fmt.Errorf("%w: %d partitions, reading %d", ErrPartitionsChanged, n, partitions)
+		default:
+			missing = 0
+		}
+	}
+}
+
+// partitionCount asks the brokers how many partitions the topic has, with a fresh client.
+func (c *Consumer) partitionCount(ctx context.Context) (int, error) {
+	client := kafkasetup.NewClient(c.cfg.Brokers, c.cfg.ClientID+"-admin")
+	defer closeIdle(client)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{c.cfg.Topic.Name}})
+	if err != nil {
+		return 0, fmt.Errorf("read metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != c.cfg.Topic.Name {
+			continue
+		}
+		if t.Error != nil {
+			return 0, fmt.Errorf("read metadata of %s: %w", t.Name, t.Error)
+		}
+		return len(t.Partitions), nil
+	}
+	return 0, fmt.Errorf("read metadata of %s: %w", c.cfg.Topic.Name, kafka.UnknownTopicOrPartition)
 }
 
 // Close stops Run, closes the readers and waits for Run to return. It is safe to call more
@@ -314,6 +420,9 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, b bounds) e
 		MaxWait:        c.cfg.MaxWait,
 		ReadBackoffMin: c.cfg.MinBackoff,
 		ReadBackoffMax: c.cfg.MaxBackoff,
+		// Report a log that now ends before our position instead of waiting, silently,
+		// for it to grow back past it; Run then rebuilds the view.
+		OffsetOutOfRangeError: true,
 		// kafka-go retries internally and reports each failure here; the loop below logs
 		// what the caller needs to know, so these stay at debug.
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
@@ -335,7 +444,11 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, b bounds) e
 			if ctx.Err() != nil {
 				return nil
 			}
-			// The reader keeps retrying on its own and resumes where it was; wait a
+			// The log ends before the offset already read: it started over.
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				return fmt.Errorf("partition %d: %w: %w", partition, ErrLogReset, err)
+			}
+			// Anything else the reader retries on its own, resuming where it was; wait a
 			// little so a dead broker is not hammered, and report the outage once.
 			failures++
 			if failures == 1 {

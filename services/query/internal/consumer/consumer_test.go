@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -142,7 +143,8 @@ func start(t *testing.T, brokers []string) *running {
 			ReplicationFactor: 1,
 			Configs:           map[string]string{"cleanup.policy": "compact"},
 		},
-		MaxBackoff: 200 * time.Millisecond,
+		MaxBackoff:         200 * time.Millisecond,
+		TopicCheckInterval: 100 * time.Millisecond,
 	}, st, clk, logger)
 
 	r := &running{store: st, consumer: c, done: make(chan error, 1), logs: logs}
@@ -324,6 +326,79 @@ func TestConsumerRecoversFromAnOutage(t *testing.T) {
 	waitFor(t, "record after the outage", func() bool {
 		return slices.Equal(r.store.Top(minute, 10), entries("after.com", 2, "before.com", 1))
 	})
+}
+
+func TestConsumerRebuildsWhenTheBrokerForgetsTheTopic(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// restart is how the broker comes back, without the old data.
+		restart []kfake.Opt
+	}{
+		{name: "topic gone", restart: nil},
+		{name: "topic recreated empty", restart: []kfake.Opt{kfake.SeedTopics(2, topic)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			port := freePort(t)
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+			cluster := newCluster(t, kfake.Ports(port), kfake.SeedTopics(2, topic))
+			// A high source offset, which a snapshot of the new log must not lose to.
+			produce(t, []string{addr}, snap(t, 0, minute, 0, 1000, true, "old.com", 9))
+			r := start(t, []string{addr})
+			waitFor(t, "catch-up", r.store.CaughtUp)
+
+			cluster.Close()
+			newCluster(t, append([]kfake.Opt{kfake.Ports(port)}, tt.restart...)...)
+			waitFor(t, "the reset to be noticed", func() bool {
+				return r.logs.FilterMessage("snapshots log was reset, rebuilding the view").Len() > 0
+			})
+			waitFor(t, "catch-up on the new log", r.store.CaughtUp)
+
+			produce(t, []string{addr}, snap(t, 0, minute, 0, 3, false, "new.com", 1))
+			waitFor(t, "the new log's snapshot", func() bool {
+				return slices.Equal(r.store.Top(minute, 10), entries("new.com", 1))
+			})
+		})
+	}
+}
+
+func TestConsumerReadsPartitionsAddedLater(t *testing.T) {
+	t.Parallel()
+	cluster := newCluster(t, kfake.SeedTopics(1, topic))
+	addrs := cluster.ListenAddrs()
+	produce(t, addrs, snap(t, 0, hour, 0, 1, true, "first.com", 2))
+	r := start(t, addrs)
+	waitFor(t, "catch-up", r.store.CaughtUp)
+
+	// Grow the topic to three partitions and publish to the newest one.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatalf("new admin client: %v", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = topic, 3
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 5000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("create partitions: %v", err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create partitions: error code %d", code)
+	}
+	produce(t, addrs, snap(t, 2, hour, 1, 1, true, "second.com", 1))
+
+	waitFor(t, "the new partition's record", func() bool {
+		return slices.Equal(r.store.Top(hour, 10), entries("first.com", 2, "second.com", 1))
+	})
+	if !r.store.CaughtUp() {
+		t.Error("store left ready state while re-reading")
+	}
 }
 
 func TestCloseBeforeRun(t *testing.T) {

@@ -76,6 +76,15 @@ func (s *Store) MarkCaughtUp() { s.caughtUp.Store(true) }
 // answers would be built from part of the history and may be wrong.
 func (s *Store) CaughtUp() bool { return s.caughtUp.Load() }
 
+// Reset forgets every window and marks the store not caught up, for when the snapshots topic
+// itself started over and what was read from it no longer holds.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caughtUp.Store(false)
+	clear(s.windows)
+}
+
 // Apply stores snap unless the store already holds a newer snapshot of the same window and
 // partition (see snapshot.Newer) or the window is past retention. It reports whether snap was
 // stored. The store keeps snap: the caller must not modify it afterwards.

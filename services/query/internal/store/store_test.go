@@ -489,6 +489,25 @@ func TestCaughtUp(t *testing.T) {
 	}
 }
 
+func TestReset(t *testing.T) {
+	t.Parallel()
+	st := store.New(clock.NewFake(base), retention)
+	st.Apply(snap(minute, 0, 1000, true, "old.com", 9))
+	st.MarkCaughtUp()
+
+	st.Reset()
+	if st.CaughtUp() {
+		t.Error("store still caught up after Reset")
+	}
+	if got := st.Top(minute, 10); got == nil || len(got) != 0 {
+		t.Errorf("Top after Reset = %#v, want empty", got)
+	}
+	// A snapshot from the new log, with a lower offset, is no longer outranked.
+	if !st.Apply(snap(minute, 0, 3, false, "new.com", 1)) {
+		t.Error("Apply after Reset refused a lower offset")
+	}
+}
+
 // TestConcurrentUse gives the race detector readers and writers on the same windows.
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
