@@ -99,6 +99,9 @@ func Decode(b []byte) (*Snapshot, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
+	if s.Size != window.Minute && s.Size != window.Hour {
+		return nil, fmt.Errorf("decode snapshot: size %d is not minute or hour", int64(s.Size))
+	}
 	if w := window.Of(s.Size, s.Start); w.Start != s.Start {
 		return nil, fmt.Errorf("decode snapshot: start %d is not aligned to a %s", s.Start, s.Size)
 	}

@@ -51,6 +51,7 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "not json", in: "{"},
 		{name: "unknown size", in: `{"size":"day","start":0}`},
 		{name: "unaligned start", in: `{"size":"minute","start":61}`},
+		{name: "no size", in: `{"start":60}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

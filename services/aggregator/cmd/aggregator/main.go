@@ -42,7 +42,7 @@ func run() int {
 		return 2
 	}
 	defer func() { _ = logger.Sync() }()
-	logger.Info("starting", zap.Any("config", cfg))
+	logger.Info("starting", zap.Object("config", cfg))
 
 	ctx, stop := lifecycle.SignalContext(logger, os.Exit)
 	defer stop()

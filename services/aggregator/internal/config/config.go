@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"go.uber.org/zap/zapcore"
 )
 
 // Config is every setting of the aggregator. The defaults form a working stack on one machine
@@ -21,7 +22,7 @@ type Config struct {
 	SnapshotsParts    int           `env:"SNAPSHOTS_PARTITIONS" envDefault:"1"`
 	ReplicationFactor int           `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`
 	GroupID           string        `env:"AGGREGATOR_GROUP_ID" envDefault:"toptraffic-aggregator"`
-	AllowedLateness   time.Duration `env:"ALLOWED_LATENESS" envDefault:"30s"`
+	AllowedLateness   time.Duration `env:"ALLOWED_LATENESS" envDefault:"1m"`
 	CloseGrace        time.Duration `env:"WINDOW_CLOSE_GRACE" envDefault:"10s"`
 	TopK              int           `env:"TOP_K" envDefault:"100"`
 	FlushInterval     time.Duration `env:"FLUSH_INTERVAL" envDefault:"200ms"`
@@ -44,6 +45,26 @@ func Load(environ map[string]string) (Config, error) {
 		return c, fmt.Errorf("read aggregator settings: %w", namedByVariable(err))
 	}
 	return c, c.Validate()
+}
+
+// MarshalLogObject logs the settings under their environment variable names, durations
+// readable. The aggregator has no secrets to hide.
+func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	v := reflect.ValueOf(c)
+	for i, f := range reflect.VisibleFields(v.Type()) {
+		name := f.Tag.Get("env")
+		switch x := v.Field(i).Interface().(type) {
+		case time.Duration:
+			enc.AddString(name, x.String())
+		case []string:
+			enc.AddString(name, strings.Join(x, ","))
+		case int:
+			enc.AddInt(name, x)
+		default:
+			enc.AddString(name, fmt.Sprint(x))
+		}
+	}
+	return nil
 }
 
 // namedByVariable rewrites the env library's parse errors, which name the struct field, to name

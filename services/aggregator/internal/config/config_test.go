@@ -15,7 +15,7 @@ func TestLoad(t *testing.T) {
 	}{
 		{name: "defaults form a working local stack", env: map[string]string{},
 			check: func(t *testing.T, c Config) {
-				if c.Brokers[0] != "127.0.0.1:9092" || c.TopK != 100 || c.AllowedLateness != 30*time.Second {
+				if c.Brokers[0] != "127.0.0.1:9092" || c.TopK != 100 || c.AllowedLateness != time.Minute {
 					t.Fatalf("defaults = %+v", c)
 				}
 				if c.Addr != "127.0.0.1:0" {

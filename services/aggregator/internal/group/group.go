@@ -213,31 +213,28 @@ func (g *Group) starts(ctx context.Context, parts []int) (map[int]partition.Star
 		commits[fp.Partition] = commit{fp.CommittedOffset, fp.Metadata}
 	}
 
-	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
-	for _, p := range parts {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	offsets, err := g.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{g.cfg.Topic: reqs},
-	})
+	firsts, err := g.listOffsets(ctx, parts, kafka.FirstOffsetOf)
 	if err != nil {
-		return nil, fmt.Errorf("list offsets: %w", err)
+		return nil, err
+	}
+	lasts, err := g.listOffsets(ctx, parts, kafka.LastOffsetOf)
+	if err != nil {
+		return nil, err
 	}
 	type bounds struct{ first, last int64 }
 	logBounds := map[int]bounds{}
-	for _, po := range offsets.Topics[g.cfg.Topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("list offsets of partition %d: %w", po.Partition, po.Error)
+	for _, p := range parts {
+		first, ok1 := firsts[p]
+		last, ok2 := lasts[p]
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("list offsets: no answer for partition %d", p)
 		}
-		logBounds[po.Partition] = bounds{po.FirstOffset, po.LastOffset}
+		logBounds[p] = bounds{first, last}
 	}
 
 	out := make(map[int]partition.Start, len(parts))
 	for _, p := range parts {
-		b, ok := logBounds[p]
-		if !ok {
-			return nil, fmt.Errorf("list offsets: no answer for partition %d", p)
-		}
+		b := logBounds[p]
 		s := partition.Start{End: b.last}
 		c, ok := commits[p]
 		if !ok || c.offset < 0 {
@@ -262,6 +259,35 @@ func (g *Group) starts(ctx context.Context, parts []int) (map[int]partition.Star
 		}
 		s.Checkpoint = rollup.Checkpoint{Offset: c.offset, HorizonMs: horizon}
 		out[p] = s
+	}
+	return out, nil
+}
+
+// listOffsets asks for one kind of offset (first or last) of every partition. The two kinds go
+// in separate requests: Kafka refuses a partition named twice in one ListOffsets request, and
+// kafka-go files a broker's answer under the timestamp the broker echoes (-1 for both kinds), so
+// an answer is taken from whichever field kafka-go put it in.
+func (g *Group) listOffsets(
+	ctx context.Context,
+	parts []int,
+	of func(int) kafka.OffsetRequest,
+) (map[int]int64, error) {
+	reqs := make([]kafka.OffsetRequest, len(parts))
+	for i, p := range parts {
+		reqs[i] = of(p)
+	}
+	resp, err := g.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{g.cfg.Topic: reqs},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := make(map[int]int64, len(parts))
+	for _, po := range resp.Topics[g.cfg.Topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("list offsets of partition %d: %w", po.Partition, po.Error)
+		}
+		out[po.Partition] = max(po.FirstOffset, po.LastOffset)
 	}
 	return out, nil
 }

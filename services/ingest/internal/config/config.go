@@ -93,7 +93,7 @@ type Config struct {
 
 	// AllowedLateness is how long after a window ends the aggregators still count events
 	// for it; the gateway drops an event whose hour window closed longer ago than this.
-	AllowedLateness time.Duration `env:"ALLOWED_LATENESS" envDefault:"30s"`
+	AllowedLateness time.Duration `env:"ALLOWED_LATENESS" envDefault:"1m"`
 
 	// MaxFutureSkew is how far ahead of the gateway's clock a timestamp may be.
 	MaxFutureSkew time.Duration `env:"MAX_FUTURE_SKEW" envDefault:"5m"`

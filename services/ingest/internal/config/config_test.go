@@ -27,7 +27,7 @@ func TestParseDefaults(t *testing.T) {
 		TopicReplicationFactor: 1,
 		QueryURL:               "http://127.0.0.1:3001",
 		QueryTimeout:           2 * time.Second,
-		AllowedLateness:        30 * time.Second,
+		AllowedLateness:        time.Minute,
 		MaxFutureSkew:          5 * time.Minute,
 		MaxBodyBytes:           1 << 20,
 		MaxDomainsPerCounter:   10000,
