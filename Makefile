@@ -37,9 +37,16 @@ test-kafka:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s} ./libs/counter/
 
-## bench: micro-benchmarks of the hot paths
+## bench: the pipeline against its physical limits (BENCHMARKS.md), then every micro-benchmark.
+## BENCH_QUICK=1: ~2 minutes; KAFKA_BROKERS=127.0.0.1:9092: real Kafka instead of the devbroker;
+## BENCH_PROFILE=1: CPU profiles of the gateway and the aggregator; results in BENCH_OUT
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	@$(MAKE) --no-print-directory build
+	$(GO) build -o bin/bench ./scripts/bench
+	bin/bench -out $${BENCH_OUT:-bin/bench-results}
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-1} \
+		-benchtime $$([[ -n "$${BENCH_QUICK:-}" ]] && echo 100ms || echo 1s) $(PKGS) \
+		| tee $${BENCH_OUT:-bin/bench-results}/micro.txt
 
 ## fmt: format all Go code
 fmt:
