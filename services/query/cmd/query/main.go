@@ -1,6 +1,7 @@
 // Command query serves the top-domain statistics. It reads the per-partition top lists the
 // aggregators publish to the snapshots topic into memory and answers
-// GET /api/stats/lastMinute and /api/stats/lastHour, which the gateway forwards to it.
+// GET /api/stats/lastMinute and /api/stats/lastHour, which the gateway forwards to it, the
+// history routes /api/stats/minute and /api/stats/hour, a dashboard at / and /metrics.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"toptraffic/services/query/internal/api"
 	"toptraffic/services/query/internal/config"
 	"toptraffic/services/query/internal/consumer"
+	"toptraffic/services/query/internal/metrics"
 	"toptraffic/services/query/internal/store"
 )
 
@@ -45,6 +47,7 @@ func run() int {
 	// Build the parts. Nothing talks to Kafka until the consumer runs.
 	clk := clock.System{}
 	st := store.New(clk, cfg.SnapshotRetention)
+	m := metrics.New(st, clk)
 	cons := consumer.New(consumer.Config{
 		Brokers: cfg.KafkaBrokers,
 		Topic: kafkasetup.Topic{
@@ -53,10 +56,17 @@ func run() int {
 			ReplicationFactor: cfg.TopicReplicationFactor,
 			Configs:           map[string]string{"cleanup.policy": "compact"},
 		},
+		Observer: m,
 	}, st, clk, logger.Named("consumer"))
 	httpCfg := httpserver.DefaultConfig(cfg.Addr)
 	httpCfg.ShutdownTimeout = cfg.ShutdownTimeout
-	srv := httpserver.New(httpCfg, api.New(st, clk, logger.Named("api")), logger)
+	handler := api.New(api.Deps{
+		Store:   st,
+		Clock:   clk,
+		Logger:  logger.Named("api"),
+		Metrics: m,
+	})
+	srv := httpserver.New(httpCfg, handler, logger)
 
 	// Bind before anything runs, so a taken port is one clear error and exit 1.
 	if err := srv.Listen(); err != nil {

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"toptraffic/libs/topk"
 	"toptraffic/libs/window"
 	"toptraffic/services/query/internal/api"
+	"toptraffic/services/query/internal/metrics"
 	"toptraffic/services/query/internal/store"
 )
 
@@ -34,13 +37,46 @@ func publish(t *testing.T, st *store.Store, w window.Window, args ...any) {
 		})
 	}
 	topk.Sort(top)
-	ok := st.Apply(&snapshot.Snapshot{
+	res := st.Apply(&snapshot.Snapshot{
 		Size: w.Size, Start: w.Start, Partition: 0, Partitions: 1, Offset: 1, Final: true,
 		Domains: len(top), Top: top,
 	})
-	if !ok {
-		t.Fatalf("snapshot of %s not stored", w)
+	if res != store.Applied {
+		t.Fatalf("snapshot of %s not stored: %v", w, res)
 	}
+}
+
+// newHandler returns the service's handler over st, with metrics and a debug logger.
+func newHandler(t *testing.T, st *store.Store, clk clock.Clock) http.Handler {
+	t.Helper()
+	return api.New(api.Deps{
+		Store:   st,
+		Clock:   clk,
+		Logger:  zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel)),
+		Metrics: metrics.New(st, clk),
+	})
+}
+
+// errorBody is the JSON of an error answer.
+type errorBody struct {
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	Parameter string `json:"parameter"`
+}
+
+// decodeError parses an error answer strictly: no field beyond the documented ones.
+func decodeError(t *testing.T, b []byte) errorBody {
+	t.Helper()
+	var body errorBody
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("decode error body %s: %v", b, err)
+	}
+	if body.Error == "" || body.Code == "" {
+		t.Errorf("error body %s lacks error or code", b)
+	}
+	return body
 }
 
 // serve runs one request through the handler.
@@ -62,7 +98,7 @@ func fixture(t *testing.T, now time.Time) (http.Handler, *store.Store) {
 	publish(t, st, window.At(window.Hour, at(9, 0, 0, 0)), "nine.com", 40)
 	publish(t, st, window.At(window.Hour, at(8, 0, 0, 0)), "eight.com", 80)
 	st.MarkCaughtUp()
-	return api.New(st, clk, zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))), st
+	return newHandler(t, st, clk), st
 }
 
 // minute1021 is the body for the minute 10:21-10:22 of the fixture.
@@ -175,7 +211,7 @@ func TestAtMostTenEntries(t *testing.T) {
 	publish(t, st, window.LastFull(window.Minute, now), args...)
 	st.MarkCaughtUp()
 
-	rec := serve(t, api.New(st, clk, zap.NewNop()), http.MethodGet, "/api/stats/lastMinute")
+	rec := serve(t, newHandler(t, st, clk), http.MethodGet, "/api/stats/lastMinute")
 	want := `[{"domain":"d14.com","count":15},{"domain":"d13.com","count":14},` +
 		`{"domain":"d12.com","count":13},{"domain":"d11.com","count":12},` +
 		`{"domain":"d10.com","count":11},{"domain":"d09.com","count":10},` +
@@ -195,13 +231,15 @@ func TestWarmingUp(t *testing.T) {
 		{name: "last minute", path: "/api/stats/lastMinute"},
 		{name: "last hour", path: "/api/stats/lastHour"},
 		{name: "readiness", path: "/readyz"},
+		{name: "minute history", path: "/api/stats/minute"},
+		{name: "hour history", path: "/api/stats/hour?at=1608080400&limit=3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := clock.NewFake(at(10, 22, 5, 0))
 			st := store.New(clk, 25*time.Hour)
-			h := api.New(st, clk, zap.NewNop())
+			h := newHandler(t, st, clk)
 
 			rec := serve(t, h, http.MethodGet, tt.path)
 			if rec.Code != http.StatusServiceUnavailable {
@@ -297,12 +335,19 @@ func TestProbesAndErrors(t *testing.T) {
 // panicStore fails every read, to exercise the recovery middleware.
 type panicStore struct{}
 
-func (panicStore) Top(window.Window, int) []topk.Entry { panic("store exploded") }
-func (panicStore) CaughtUp() bool                      { return true }
+func (panicStore) Top(window.Window, int) []topk.Entry   { panic("store exploded") }
+func (panicStore) Info(window.Window) (store.Info, bool) { panic("store exploded") }
+func (panicStore) Expired(window.Window) bool            { return false }
+func (panicStore) Retention() time.Duration              { return time.Hour }
+func (panicStore) CaughtUp() bool                        { return true }
 
 func TestPanicAnswersJSON500(t *testing.T) {
 	t.Parallel()
-	h := api.New(panicStore{}, clock.NewFake(at(10, 22, 5, 0)), zap.NewNop())
+	h := api.New(api.Deps{
+		Store:  panicStore{},
+		Clock:  clock.NewFake(at(10, 22, 5, 0)),
+		Logger: zap.NewNop(),
+	})
 	rec := serve(t, h, http.MethodGet, "/api/stats/lastHour")
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d, want 500", rec.Code)
@@ -331,7 +376,7 @@ func BenchmarkLastMinute(b *testing.B) {
 		})
 	}
 	st.MarkCaughtUp()
-	h := api.New(st, clk, zap.NewNop())
+	h := api.New(api.Deps{Store: st, Clock: clk, Logger: zap.NewNop(), Metrics: metrics.New(st, clk)})
 	req := httptest.NewRequest(http.MethodGet, "/api/stats/lastMinute", nil)
 
 	b.ReportAllocs()

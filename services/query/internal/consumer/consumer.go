@@ -27,6 +27,7 @@ import (
 	"toptraffic/libs/kafkasetup"
 	"toptraffic/libs/snapshot"
 	"toptraffic/libs/window"
+	"toptraffic/services/query/internal/store"
 )
 
 // Config says where the snapshots are and how the readers behave.
@@ -51,7 +52,64 @@ type Config struct {
 	// that forgot the topic (a reader then waits silently) or partitions added to it. Zero
 	// means 5s.
 	TopicCheckInterval time.Duration
+	// Observer, when not nil, is told what became of every record read, for metrics.
+	Observer Observer
 }
+
+// Outcome is what became of one record of the snapshots topic.
+type Outcome int
+
+const (
+	// OutcomeApplied is a snapshot the store kept.
+	OutcomeApplied Outcome = iota
+	// OutcomeStale is a snapshot skipped because the store holds a newer one of its window
+	// and source partition, as a replay or a stale owner delivers.
+	OutcomeStale
+	// OutcomeExpired is a snapshot skipped because its window is past retention.
+	OutcomeExpired
+	// OutcomeMalformed is a record that is not a usable snapshot or tombstone.
+	OutcomeMalformed
+	// OutcomeTombstone is a tombstone, whether or not it removed a snapshot.
+	OutcomeTombstone
+)
+
+// Outcomes lists every Outcome, so that metrics can report the ones that never happened as 0.
+var Outcomes = []Outcome{
+	OutcomeApplied,
+	OutcomeStale,
+	OutcomeExpired,
+	OutcomeMalformed,
+	OutcomeTombstone,
+}
+
+// String returns the outcome's name, as metrics label it.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeApplied:
+		return "applied"
+	case OutcomeStale:
+		return "stale"
+	case OutcomeExpired:
+		return "expired"
+	case OutcomeMalformed:
+		return "malformed"
+	case OutcomeTombstone:
+		return "tombstone"
+	default:
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+}
+
+// Observer learns what became of each record. It is called from every partition's reader at
+// once, so it must be safe for concurrent use, and it must not block.
+type Observer interface {
+	RecordRead(o Outcome)
+}
+
+// noObserver is the Observer of a Config that has none.
+type noObserver struct{}
+
+func (noObserver) RecordRead(Outcome) {}
 
 func (c Config) withDefaults() Config {
 	if c.MaxWait <= 0 {
@@ -73,12 +131,15 @@ func (c Config) withDefaults() Config {
 	if c.ClientID == "" {
 		c.ClientID = "toptraffic-query"
 	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
 	return c
 }
 
 // Store is what the consumer feeds; *store.Store implements it.
 type Store interface {
-	Apply(snap *snapshot.Snapshot) bool
+	Apply(snap *snapshot.Snapshot) store.Result
 	Delete(w window.Window, partition int) bool
 	MarkCaughtUp()
 	// Reset forgets everything and marks the store not caught up.
@@ -487,6 +548,7 @@ func (c *Consumer) apply(logger *zap.Logger, m kafka.Message) {
 	if m.Value == nil {
 		w, part, err := snapshot.ParseKey(m.Key)
 		if err != nil {
+			c.cfg.Observer.RecordRead(OutcomeMalformed)
 			logger.Warn("skipping malformed tombstone",
 				zap.Int64("offset", m.Offset),
 				zap.Error(fmt.Errorf("%w: %w", ErrMalformed, err)),
@@ -494,6 +556,7 @@ func (c *Consumer) apply(logger *zap.Logger, m kafka.Message) {
 			return
 		}
 		removed := c.store.Delete(w, part)
+		c.cfg.Observer.RecordRead(OutcomeTombstone)
 		logger.Debug("tombstone applied",
 			zap.Int64("offset", m.Offset),
 			zap.Stringer("window", w),
@@ -505,18 +568,32 @@ func (c *Consumer) apply(logger *zap.Logger, m kafka.Message) {
 
 	snap, err := decode(m.Key, m.Value)
 	if err != nil {
+		c.cfg.Observer.RecordRead(OutcomeMalformed)
 		logger.Warn("skipping malformed snapshot", zap.Int64("offset", m.Offset), zap.Error(err))
 		return
 	}
-	applied := c.store.Apply(snap)
+	result := c.store.Apply(snap)
+	c.cfg.Observer.RecordRead(outcomeOf(result))
 	logger.Debug("snapshot read",
 		zap.Int64("offset", m.Offset),
 		zap.Stringer("window", snap.Window()),
 		zap.Int("source_partition", snap.Partition),
 		zap.Int64("source_offset", snap.Offset),
 		zap.Bool("final", snap.Final),
-		zap.Bool("applied", applied),
+		zap.Stringer("result", result),
 	)
+}
+
+// outcomeOf names what the store did with a snapshot.
+func outcomeOf(r store.Result) Outcome {
+	switch r {
+	case store.Applied:
+		return OutcomeApplied
+	case store.Stale:
+		return OutcomeStale
+	default:
+		return OutcomeExpired
+	}
 }
 
 // caughtUp marks the store ready and reports how long the initial load took.

@@ -2,9 +2,11 @@ package consumer_test
 
 import (
 	"context"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,6 +126,31 @@ type running struct {
 	done     chan error
 	// logs records every line at debug, so tests can wait for what the consumer saw.
 	logs *observer.ObservedLogs
+	// outcomes counts what became of every record read.
+	outcomes *outcomeCounter
+}
+
+// outcomeCounter is a consumer.Observer that counts outcomes.
+type outcomeCounter struct {
+	mu     sync.Mutex
+	counts map[consumer.Outcome]int
+}
+
+func (o *outcomeCounter) RecordRead(out consumer.Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.counts[out]++
+}
+
+// snapshot returns the counts so far, keyed by outcome name.
+func (o *outcomeCounter) snapshot() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]int, len(o.counts))
+	for k, v := range o.counts {
+		out[k.String()] = v
+	}
+	return out
 }
 
 // start runs a consumer with a fresh store against brokers and stops it when the test ends.
@@ -135,6 +162,7 @@ func start(t *testing.T, brokers []string) *running {
 	logger := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel), zaptest.WrapOptions(
 		zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, observed) }),
 	))
+	outcomes := &outcomeCounter{counts: make(map[consumer.Outcome]int)}
 	c := consumer.New(consumer.Config{
 		Brokers: brokers,
 		Topic: kafkasetup.Topic{
@@ -145,9 +173,16 @@ func start(t *testing.T, brokers []string) *running {
 		},
 		MaxBackoff:         200 * time.Millisecond,
 		TopicCheckInterval: 100 * time.Millisecond,
+		Observer:           outcomes,
 	}, st, clk, logger)
 
-	r := &running{store: st, consumer: c, done: make(chan error, 1), logs: logs}
+	r := &running{
+		store:    st,
+		consumer: c,
+		done:     make(chan error, 1),
+		logs:     logs,
+		outcomes: outcomes,
+	}
 	go func() { r.done <- c.Run(context.Background()) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -248,6 +283,12 @@ func TestConsumerBuildsAndRebuildsTheView(t *testing.T) {
 	waitFor(t, "first consumer to catch up", first.store.CaughtUp)
 	if got := viewOf(first.store); !equalViews(got, want) {
 		t.Fatalf("view after catch-up =\n%+v\nwant\n%+v", got, want)
+	}
+	// Every record of the load is accounted for: the replayed older snapshot is stale, the
+	// three bad records are malformed.
+	wantOutcomes := map[string]int{"applied": 5, "stale": 1, "malformed": 3, "tombstone": 1}
+	if got := first.outcomes.snapshot(); !maps.Equal(got, wantOutcomes) {
+		t.Errorf("outcomes after catch-up = %v, want %v", got, wantOutcomes)
 	}
 
 	// Records published after the catch-up are applied as they arrive.

@@ -10,6 +10,7 @@ package store
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,10 +86,36 @@ func (s *Store) Reset() {
 	clear(s.windows)
 }
 
+// Result says what Apply did with a snapshot.
+type Result int
+
+const (
+	// Applied means the snapshot was stored.
+	Applied Result = iota
+	// Stale means the store already held a newer snapshot of the same window and partition.
+	Stale
+	// Expired means the window ended more than the retention ago.
+	Expired
+)
+
+// String returns the result's name, as metrics label it.
+func (r Result) String() string {
+	switch r {
+	case Applied:
+		return "applied"
+	case Stale:
+		return "stale"
+	case Expired:
+		return "expired"
+	default:
+		return "Result(" + strconv.Itoa(int(r)) + ")"
+	}
+}
+
 // Apply stores snap unless the store already holds a newer snapshot of the same window and
-// partition (see snapshot.Newer) or the window is past retention. It reports whether snap was
-// stored. The store keeps snap: the caller must not modify it afterwards.
-func (s *Store) Apply(snap *snapshot.Snapshot) bool {
+// partition (see snapshot.Newer) or the window is past retention, and says which. The store
+// keeps snap: the caller must not modify it afterwards.
+func (s *Store) Apply(snap *snapshot.Snapshot) Result {
 	w := snap.Window()
 	now := s.clock.Now()
 
@@ -97,7 +124,7 @@ func (s *Store) Apply(snap *snapshot.Snapshot) bool {
 	s.sweepIfDue(now)
 
 	if s.expired(w, now) {
-		return false
+		return Expired
 	}
 	ws, ok := s.windows[w]
 	if !ok {
@@ -106,11 +133,11 @@ func (s *Store) Apply(snap *snapshot.Snapshot) bool {
 	}
 	// A replay re-delivers older snapshots after newer ones; only a more complete one wins.
 	if old, ok := ws.parts[snap.Partition]; ok && !snapshot.Newer(snap, old) {
-		return false
+		return Stale
 	}
 	ws.parts[snap.Partition] = snap
 	ws.merged = nil
-	return true
+	return Applied
 }
 
 // Delete forgets the snapshot of one window and source partition, as a tombstone in the
@@ -212,6 +239,13 @@ func (s *Store) Windows(size window.Size) []window.Window {
 	slices.SortFunc(out, func(a, b window.Window) int { return cmp.Compare(a.Start, b.Start) })
 	return out
 }
+
+// Expired reports whether window w ended more than the retention ago, so that the store
+// neither holds nor accepts snapshots of it.
+func (s *Store) Expired(w window.Window) bool { return s.expired(w, s.clock.Now()) }
+
+// Retention is how long after its end a window is kept.
+func (s *Store) Retention() time.Duration { return s.retention }
 
 // Evict forgets every window that ended more than the retention ago and returns how many it
 // removed. Writes call it once a minute; it is exported for callers that want to force it.

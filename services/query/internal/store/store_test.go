@@ -65,7 +65,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 	tests := []struct {
 		name        string
 		apply       []*snapshot.Snapshot
-		wantApplied []bool
+		wantResults []store.Result
 		want        []topk.Entry
 		wantFinal   bool
 	}{
@@ -75,7 +75,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 				snap(minute, 0, 10, false, "a.com", 1),
 				snap(minute, 0, 20, false, "a.com", 5),
 			},
-			wantApplied: []bool{true, true},
+			wantResults: []store.Result{store.Applied, store.Applied},
 			want:        entries("a.com", 5),
 		},
 		{
@@ -84,7 +84,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 				snap(minute, 0, 20, true, "a.com", 5),
 				snap(minute, 0, 10, false, "a.com", 1),
 			},
-			wantApplied: []bool{true, false},
+			wantResults: []store.Result{store.Applied, store.Stale},
 			want:        entries("a.com", 5),
 			wantFinal:   true,
 		},
@@ -94,7 +94,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 				snap(minute, 0, 20, false, "a.com", 5),
 				snap(minute, 0, 20, true, "a.com", 5),
 			},
-			wantApplied: []bool{true, true},
+			wantResults: []store.Result{store.Applied, store.Applied},
 			want:        entries("a.com", 5),
 			wantFinal:   true,
 		},
@@ -104,7 +104,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 				snap(minute, 0, 20, true, "a.com", 5),
 				snap(minute, 0, 20, false, "a.com", 4),
 			},
-			wantApplied: []bool{true, false},
+			wantResults: []store.Result{store.Applied, store.Stale},
 			want:        entries("a.com", 5),
 			wantFinal:   true,
 		},
@@ -114,7 +114,7 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 				snap(minute, 0, 20, true, "a.com", 5),
 				snap(minute, 1, 3, true, "b.com", 7),
 			},
-			wantApplied: []bool{true, true},
+			wantResults: []store.Result{store.Applied, store.Applied},
 			want:        entries("b.com", 7, "a.com", 5),
 			wantFinal:   true,
 		},
@@ -124,8 +124,8 @@ func TestApplyKeepsTheNewestSnapshot(t *testing.T) {
 			t.Parallel()
 			st := store.New(clock.NewFake(base), retention)
 			for i, s := range tt.apply {
-				if got := st.Apply(s); got != tt.wantApplied[i] {
-					t.Errorf("Apply #%d = %v, want %v", i, got, tt.wantApplied[i])
+				if got := st.Apply(s); got != tt.wantResults[i] {
+					t.Errorf("Apply #%d = %v, want %v", i, got, tt.wantResults[i])
 				}
 			}
 			if got := st.Top(minute, 10); !slices.Equal(got, tt.want) {
@@ -409,6 +409,9 @@ func TestRetention(t *testing.T) {
 			if _, ok := st.Info(minute); ok != tt.wantIn {
 				t.Errorf("Info found = %v, want %v", ok, tt.wantIn)
 			}
+			if got := st.Expired(minute); got == tt.wantIn {
+				t.Errorf("Expired = %v, want %v", got, !tt.wantIn)
+			}
 			if got := st.Evict(); got != tt.evicted {
 				t.Errorf("Evict = %d, want %d", got, tt.evicted)
 			}
@@ -436,8 +439,11 @@ func TestRetention(t *testing.T) {
 		t.Parallel()
 		clk := clock.NewFake(expiry.Add(time.Second))
 		st := store.New(clk, retention)
-		if st.Apply(snap(minute, 0, 1, true, "a.com", 1)) {
-			t.Error("Apply stored an expired snapshot")
+		if got := st.Apply(snap(minute, 0, 1, true, "a.com", 1)); got != store.Expired {
+			t.Errorf("Apply of an expired snapshot = %v, want %v", got, store.Expired)
+		}
+		if !st.Expired(minute) {
+			t.Errorf("Expired(%v) = false, want true", minute)
 		}
 	})
 }
@@ -503,7 +509,7 @@ func TestReset(t *testing.T) {
 		t.Errorf("Top after Reset = %#v, want empty", got)
 	}
 	// A snapshot from the new log, with a lower offset, is no longer outranked.
-	if !st.Apply(snap(minute, 0, 3, false, "new.com", 1)) {
+	if st.Apply(snap(minute, 0, 3, false, "new.com", 1)) != store.Applied {
 		t.Error("Apply after Reset refused a lower offset")
 	}
 }
