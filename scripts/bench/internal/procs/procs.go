@@ -147,6 +147,14 @@ func (p *Proc) Exited() bool {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s: %w", p.Name, err)
+	}
+	return nil
+}
+
 // Stop sends SIGTERM and waits up to timeout for the process to exit, then kills it. It is
 // safe to call on a process that already exited, and twice.
 func (p *Proc) Stop(timeout time.Duration) error {

@@ -15,6 +15,18 @@ type Machine struct {
 	GoVersion   string `json:"go_version"`
 	Kernel      string `json:"kernel"`
 	Broker      string `json:"broker"`
+	// LoadAvg is /proc/loadavg when the run started and when it ended: other work on the
+	// machine shows here, and every number shares the two cores with it.
+	LoadAvgStart string `json:"loadavg_start"`
+	LoadAvgEnd   string `json:"loadavg_end"`
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func describeMachine(brokers []string) Machine {
@@ -22,6 +34,8 @@ func describeMachine(brokers []string) Machine {
 		Cores:     runtime.NumCPU(),
 		GoVersion: runtime.Version(),
 		Broker:    "devbroker (kfake, embedded), data dir on local disk",
+		// Read before the broker or anything else of the run is busy.
+		LoadAvgStart: loadAvg(),
 	}
 	if len(brokers) > 0 {
 		m.Broker = "Kafka at " + strings.Join(brokers, ",")

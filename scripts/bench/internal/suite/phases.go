@@ -227,7 +227,9 @@ func (s *suite) endToEnd(ctx context.Context) error {
 	lc.Concurrency = 64
 	lc.Duration = s.cfg.E2EDuration
 	lc.GetRate = s.cfg.GetRate
-	lc.GetConcurrency = 32
+	// Dashboards do not wait for each other: enough GETs in flight that the schedule, not
+	// the number of connections, sets their rate.
+	lc.GetConcurrency = 128
 	lc.MarkerInterval = time.Second
 	lc.MarkerTimeout = 5 * time.Second
 
@@ -481,5 +483,6 @@ func (s *suite) profileEnv(name string, env ...string) []string {
 	if !s.cfg.Profile {
 		return env
 	}
+	s.profiled[name] = true
 	return append(env, fmt.Sprintf("%s=%s", profileEnvVar, s.profilePath(name)))
 }

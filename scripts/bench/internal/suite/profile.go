@@ -8,18 +8,25 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"go.uber.org/zap"
+
+	"toptraffic/scripts/bench/internal/procs"
 )
 
 // profileEnvVar names the file a profiled service writes its CPU profile to.
 const profileEnvVar = "BENCH_CPUPROFILE"
 
+// profileWritten is the line the hook prints once the profile is on disk.
+const profileWritten = "bench: cpu profile written"
+
 // profileHook is added to the main package of the gateway and the aggregator with
 // `go build -overlay`, so the services' source stays as it is. With BENCH_CPUPROFILE set, the
-// process profiles its CPU from start to the stop signal. Its own signal channel receives
-// SIGTERM next to the service's, and the service's orderly stop (hundreds of milliseconds at
-// least) leaves time to write the profile.
+// process profiles its CPU from start until it gets SIGUSR1, which the services do not use,
+// writes the profile and says so; the benchmark then stops the service as usual. Stopping the
+// profile on SIGTERM instead would race the service's own exit.
 const profileHook = `package main
 
 import (
@@ -45,14 +52,34 @@ func init() {
 		return
 	}
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	signal.Notify(stop, syscall.SIGUSR1)
 	go func() {
 		<-stop
 		pprof.StopCPUProfile()
-		_ = f.Close()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench cpu profile:", err)
+			return
+		}
+		fmt.Fprintln(os.Stderr, "` + profileWritten + `")
 	}()
 }
 `
+
+// stopProfile makes a profiled service write its profile and waits until it has.
+func (s *suite) stopProfile(p *procs.Proc) {
+	if !s.profiled[p.Name] {
+		return
+	}
+	if err := p.Signal(syscall.SIGUSR1); err != nil {
+		s.logger.Warn("ask for the profile failed", zap.String("name", p.Name), zap.Error(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := p.WaitLines(ctx, profileWritten, 1); err != nil {
+		s.logger.Warn("profile not written", zap.String("name", p.Name), zap.Error(err))
+	}
+}
 
 // buildProfiled builds the gateway and the aggregator with the profile hook into the
 // temporary directory and uses those binaries for the run.

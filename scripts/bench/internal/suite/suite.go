@@ -104,8 +104,10 @@ type suite struct {
 	client  *kafka.Client
 	bins    map[string]string
 	running []*procs.Proc
-	topics  []string
-	report  Report
+	// profiled names the services started with a CPU profile running.
+	profiled map[string]bool
+	topics   []string
+	report   Report
 }
 
 // Run runs every phase and returns what they measured. On an error it returns the phases
@@ -130,6 +132,8 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) (Report, error) {
 		tmp:    tmp,
 		prefix: "bench-" + time.Now().UTC().Format("150405") + "-",
 		bins:   map[string]string{},
+		// profiled is filled by profileEnv.
+		profiled: map[string]bool{},
 	}
 	for _, b := range []string{"devbroker", "ingest", "aggregator", "query"} {
 		s.bins[b] = filepath.Join(cfg.Bin, b)
@@ -148,7 +152,9 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) (Report, error) {
 	// then the broker (started first, so stopped last).
 	defer s.teardown()
 
+	s.report.Machine = describeMachine(cfg.Brokers)
 	err = s.run(ctx)
+	s.report.Machine.LoadAvgEnd = loadAvg()
 	s.report.Rows = s.report.rows()
 	return s.report, err
 }
@@ -162,7 +168,6 @@ func (s *suite) run(ctx context.Context) error {
 	if err := s.startBroker(ctx); err != nil {
 		return err
 	}
-	s.report.Machine = describeMachine(s.cfg.Brokers)
 
 	phases := []struct {
 		name string
@@ -236,6 +241,7 @@ func (s *suite) start(_ context.Context, name, service string, args []string, en
 
 // stop stops p and forgets it; a service that must be killed is reported, not fatal.
 func (s *suite) stop(p *procs.Proc) {
+	s.stopProfile(p)
 	if err := p.Stop(stopTimeout); err != nil {
 		s.logger.Warn("service did not stop cleanly", zap.String("name", p.Name), zap.Error(err))
 	}
