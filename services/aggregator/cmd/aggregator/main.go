@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,6 +19,7 @@ import (
 	"toptraffic/libs/logging"
 	"toptraffic/services/aggregator/internal/config"
 	"toptraffic/services/aggregator/internal/group"
+	"toptraffic/services/aggregator/internal/metrics"
 	"toptraffic/services/aggregator/internal/partition"
 	"toptraffic/services/aggregator/internal/publisher"
 	"toptraffic/services/aggregator/internal/rollup"
@@ -57,10 +56,12 @@ func run() int {
 
 func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 	client := kafkasetup.NewClient(cfg.Brokers, "toptraffic-aggregator")
-	var ready atomic.Bool
-	health := health(ready.Load)
+	metric := metrics.New()
+	ready := &readiness{}
+	// Probes and metrics are served from the start, so a worker waiting for Kafka shows up
+	// as alive but not ready. Run logs the bound address, which matters with port 0.
 	srv := httpserver.New(httpserver.Config{Addr: cfg.Addr, ShutdownTimeout: 5 * time.Second},
-		health, logger)
+		healthHandler(ready, metric.Handler()), logger.Named("http"))
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -83,6 +84,7 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		}
 		return errors.Join(err, g.Wait())
 	}
+	ready.topicsSetUp()
 	partitions := counts[cfg.CountersTopic]
 	if partitions != cfg.CountersParts {
 		logger.Warn("counters topic has a different partition count than configured; "+
@@ -105,8 +107,9 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		MaxWait:        250 * time.Millisecond,
 		StopTimeout:    5 * time.Second,
 	}
+	hooks := metric.Hooks()
 	newRunner := func(p int, c partition.Committer) *partition.Runner {
-		return partition.New(runnerCfg, p, clock.System{}, pub, c, partition.Hooks{}, logger)
+		return partition.New(runnerCfg, p, clock.System{}, pub, c, hooks, logger)
 	}
 	grp, err := group.New(group.Config{
 		Brokers:           cfg.Brokers,
@@ -119,8 +122,9 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return errors.Join(err, g.Wait())
 	}
-	ready.Store(true)
+	metric.TrackAssignment(grp.Assigned)
 	g.Go(func() error { return grp.Run(gctx) })
+	ready.memberStarted(grp)
 
 	<-gctx.Done()
 	// Shutdown order: end the generation so every partition publishes its open windows and
@@ -129,22 +133,4 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 	closeErr := grp.Close()
 	closeErr = errors.Join(closeErr, pub.Close())
 	return errors.Join(closeErr, g.Wait())
-}
-
-func health(ready func() bool) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if !ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"starting"}`))
-			return
-		}
-		_, _ = w.Write([]byte(`{"status":"ready"}`))
-	})
-	return mux
 }

@@ -64,6 +64,9 @@ type Hooks struct {
 	Lag func(partition int, lag int64)
 	// OpenWindows is called after each flush with the number of open windows.
 	OpenWindows func(partition int, n int)
+	// Released is called once when Run returns, after the last call of any other hook, so
+	// per-partition series of a partition this worker no longer owns can be removed.
+	Released func(partition int)
 }
 
 // Runner owns one partition for one consumer-group generation.
@@ -103,6 +106,9 @@ func New(
 // the aggregator stops. On the way out it publishes what changed and commits, so the next owner
 // replays as little as possible; anything it cannot finish the next owner rebuilds.
 func (r *Runner) Run(ctx context.Context, start Start) error {
+	if r.hooks.Released != nil {
+		defer r.hooks.Released(r.partition)
+	}
 	state := rollup.New(r.cfg.Rollup, start.Checkpoint)
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   r.cfg.Brokers,

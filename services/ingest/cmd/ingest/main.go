@@ -20,6 +20,7 @@ import (
 	"toptraffic/libs/logging"
 	"toptraffic/services/ingest/internal/api"
 	"toptraffic/services/ingest/internal/config"
+	"toptraffic/services/ingest/internal/metrics"
 	"toptraffic/services/ingest/internal/proxy"
 	"toptraffic/services/ingest/internal/publisher"
 	"toptraffic/services/ingest/internal/timepolicy"
@@ -56,6 +57,9 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	clk := clock.System{}
+	metric := metrics.New(clk)
+
 	pub := publisher.New(publisher.Config{
 		Brokers:           cfg.KafkaBrokers,
 		ClientID:          "toptraffic-" + service,
@@ -66,6 +70,7 @@ func run(cfg config.Config, logger *zap.Logger) error {
 		BatchTimeout:      cfg.ProduceBatchTimeout,
 		BatchSize:         cfg.ProduceBatchSize,
 		CloseTimeout:      cfg.ShutdownTimeout,
+		Hooks:             metric.PublisherHooks(),
 	}, logger.Named("publisher"))
 
 	stats := proxy.New(proxy.Config{
@@ -89,7 +94,8 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	}, api.Deps{
 		Publisher: pub,
 		Stats:     stats,
-		Clock:     clock.System{},
+		Clock:     clk,
+		Metrics:   metric,
 		Logger:    logger.Named("api"),
 	})
 

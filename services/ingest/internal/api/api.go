@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -17,6 +18,7 @@ import (
 
 	"toptraffic/libs/clock"
 	"toptraffic/libs/counter"
+	"toptraffic/services/ingest/internal/publisher"
 	"toptraffic/services/ingest/internal/timepolicy"
 )
 
@@ -27,14 +29,29 @@ const (
 	RouteLastHour   = "/api/stats/lastHour"
 	RouteHealth     = "/healthz"
 	RouteReady      = "/readyz"
+	RouteMetrics    = "/metrics"
 )
 
 // Publisher writes records to Kafka. Publish returns nil only once the broker has acknowledged
 // every record; it takes the slice over. Errors wrapping publisher.ErrNotReady mean the topic is
 // not confirmed yet; every error becomes a 503 with Retry-After.
+//
+// Check is the readiness probe's question: nil when counters can be taken now. An error
+// wrapping publisher.ErrUnavailable means no broker answered; any other means the topic is not
+// confirmed yet. It must be cheap, since probes call it often.
 type Publisher interface {
 	Publish(ctx context.Context, msgs []kafka.Message) error
-	Ready() bool
+	Check(ctx context.Context) error
+}
+
+// Metrics instruments the gateway; see package metrics.
+type Metrics interface {
+	// Middleware observes every request with its route pattern and final status.
+	Middleware() gin.HandlerFunc
+	// Dropped counts the records of one request the time policy left out.
+	Dropped(future, tooOld int)
+	// Handler serves the series at /metrics.
+	Handler() http.Handler
 }
 
 // Config holds the request limits, the time policy and the bearer tokens.
@@ -65,6 +82,9 @@ type Deps struct {
 	// Clock stamps each request's records with the time it was received.
 	Clock clock.Clock
 
+	// Metrics, when not nil, observes the requests and serves /metrics.
+	Metrics Metrics
+
 	Logger *zap.Logger
 }
 
@@ -79,6 +99,12 @@ func New(cfg Config, deps Deps) http.Handler {
 	r.RedirectFixedPath = false
 
 	logger := deps.Logger
+	var dropped func(future, tooOld int)
+	if deps.Metrics != nil {
+		// Outermost, so that it counts the 500 of a recovered panic too.
+		r.Use(deps.Metrics.Middleware())
+		dropped = deps.Metrics.Dropped
+	}
 	r.Use(logRequests(logger, deps.Clock), recoverPanics(logger))
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
@@ -88,6 +114,7 @@ func New(cfg Config, deps Deps) http.Handler {
 		publisher: deps.Publisher,
 		clock:     deps.Clock,
 		logger:    logger,
+		dropped:   dropped,
 	}
 	r.POST(RouteCounters, withAuth(cfg.IngestTokens, logger, h.post)...)
 
@@ -97,6 +124,9 @@ func New(cfg Config, deps Deps) http.Handler {
 
 	r.GET(RouteHealth, health)
 	r.GET(RouteReady, ready(deps.Publisher))
+	if deps.Metrics != nil {
+		r.GET(RouteMetrics, gin.WrapH(deps.Metrics.Handler()))
+	}
 	return r
 }
 
@@ -105,14 +135,17 @@ func health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// ready answers 200 once the counters topic is confirmed, so that a load balancer sends no
-// counters to a gateway that would only refuse them.
+// ready answers 200 while the counters topic is confirmed and a broker answers, so that a load
+// balancer sends no counters to a gateway that would only refuse them.
 func ready(p Publisher) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !p.Ready() {
+		switch err := p.Check(c.Request.Context()); {
+		case err == nil:
+			c.JSON(http.StatusOK, gin.H{"status": "ready"})
+		case errors.Is(err, publisher.ErrUnavailable):
+			abortUnavailable(c, codeKafkaUnavailable, msgBrokerUnreachable)
+		default:
 			abortUnavailable(c, codeNotReady, msgNotReady)
-			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	}
 }

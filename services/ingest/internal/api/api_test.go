@@ -39,12 +39,14 @@ const (
 
 // fakePublisher records what it is given and fails as told.
 type fakePublisher struct {
-	mu       sync.Mutex
-	notReady bool
-	err      error
-	panics   bool
-	block    bool
-	calls    [][]kafka.Message
+	mu sync.Mutex
+	// notReady and unreachable make Check report an unconfirmed topic or a silent broker.
+	notReady    bool
+	unreachable bool
+	err         error
+	panics      bool
+	block       bool
+	calls       [][]kafka.Message
 }
 
 func (f *fakePublisher) Publish(ctx context.Context, msgs []kafka.Message) error {
@@ -63,10 +65,16 @@ func (f *fakePublisher) Publish(ctx context.Context, msgs []kafka.Message) error
 	return err
 }
 
-func (f *fakePublisher) Ready() bool {
+func (f *fakePublisher) Check(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.notReady
+	switch {
+	case f.notReady:
+		return publisher.ErrNotReady
+	case f.unreachable:
+		return fmt.Errorf("no broker answered: %w", publisher.ErrUnavailable)
+	}
+	return nil
 }
 
 func (f *fakePublisher) published() [][]kafka.Message {
@@ -546,14 +554,15 @@ func TestPublishTimeoutAnswers503(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	tests := []struct {
-		name       string
-		method     string
-		path       string
-		notReady   bool
-		wantStatus int
-		wantCode   string
-		wantAllow  string
-		wantBody   string
+		name        string
+		method      string
+		path        string
+		notReady    bool
+		unreachable bool
+		wantStatus  int
+		wantCode    string
+		wantAllow   string
+		wantBody    string
 	}{
 		{name: "health", method: http.MethodGet, path: RouteHealth,
 			wantStatus: http.StatusOK, wantBody: `{"status":"ok"}`},
@@ -563,6 +572,11 @@ func TestRoutes(t *testing.T) {
 			wantStatus: http.StatusOK, wantBody: `{"status":"ready"}`},
 		{name: "not ready", method: http.MethodGet, path: RouteReady, notReady: true,
 			wantStatus: http.StatusServiceUnavailable, wantCode: codeNotReady},
+		{name: "broker unreachable", method: http.MethodGet, path: RouteReady,
+			unreachable: true,
+			wantStatus:  http.StatusServiceUnavailable, wantCode: codeKafkaUnavailable},
+		{name: "no metrics route without metrics", method: http.MethodGet, path: RouteMetrics,
+			wantStatus: http.StatusNotFound, wantCode: codeNotFound},
 		{name: "unknown path", method: http.MethodGet, path: "/api/nope",
 			wantStatus: http.StatusNotFound, wantCode: codeNotFound},
 		{name: "trailing slash is not redirected", method: http.MethodPost,
@@ -585,7 +599,8 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHandler(t, testConfig(), &fakePublisher{notReady: tt.notReady}, nil)
+			pub := &fakePublisher{notReady: tt.notReady, unreachable: tt.unreachable}
+			h := newHandler(t, testConfig(), pub, nil)
 
 			res := serve(t, h, httptest.NewRequest(tt.method, tt.path, nil))
 

@@ -46,6 +46,8 @@ type counters struct {
 	publisher Publisher
 	clock     clock.Clock
 	logger    *zap.Logger
+	// dropped, when not nil, counts the records the time policy left out.
+	dropped func(future, tooOld int)
 }
 
 // post takes a body of counters and answers once their records are acknowledged. The checks
@@ -77,6 +79,9 @@ func (h *counters) post(c *gin.Context) {
 	}
 
 	msgs, resp := h.records(parsed, now)
+	if h.dropped != nil && resp.Dropped > 0 {
+		h.dropped(resp.DroppedReasons.Future, resp.DroppedReasons.TooOld)
+	}
 	if len(msgs) > 0 {
 		if err := h.publisher.Publish(c.Request.Context(), msgs); err != nil {
 			h.abortPublishError(c, err, len(msgs))

@@ -40,12 +40,14 @@ const (
 	msgKafkaUnavailable = "Kafka is unavailable or did not acknowledge every record of the " +
 		"request in time; retry after the Retry-After delay (some records may already have " +
 		"been written, so a retry can count them twice)"
+	msgBrokerUnreachable = "the gateway cannot reach Kafka: no broker answered its last " +
+		"check; retry after the Retry-After delay"
 	msgQueryUnavailable = "the query service did not answer; retry after the Retry-After delay"
 	msgUnauthorized     = "missing or wrong bearer token: send the header " +
 		"'Authorization: Bearer TOKEN' with one of the tokens this gateway was given"
 	msgNotFound = "no such endpoint: this gateway serves POST " + RouteCounters +
 		", GET " + RouteLastMinute + ", GET " + RouteLastHour +
-		", GET " + RouteHealth + " and GET " + RouteReady
+		", GET " + RouteHealth + ", GET " + RouteReady + " and GET " + RouteMetrics
 	msgInternal = "internal error in the gateway; the request may be retried, " +
 		"and the problem is logged"
 )

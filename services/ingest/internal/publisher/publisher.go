@@ -36,6 +36,10 @@ const (
 	// Defaults for the topic set-up loop.
 	defaultSetupAttemptTimeout = 10 * time.Second
 	defaultSetupBackoff        = time.Second
+
+	// Defaults for the broker check behind Check.
+	defaultProbeTTL     = 2 * time.Second
+	defaultProbeTimeout = time.Second
 )
 
 // Config says where to publish and how long to wait.
@@ -67,6 +71,24 @@ type Config struct {
 	// the pause before the next. Zero means 10s and 1s.
 	SetupAttemptTimeout time.Duration
 	SetupBackoff        time.Duration
+
+	// ProbeTTL is how long Check reuses a broker's answer; ProbeTimeout bounds one request
+	// to it. Zero means 2s and 1s.
+	ProbeTTL     time.Duration
+	ProbeTimeout time.Duration
+
+	// Hooks observe Publish calls, for metrics.
+	Hooks Hooks
+}
+
+// Hooks let the caller observe a Publisher. Either may be nil. They run on the goroutine of
+// the Publish call, after its outcome is known, so they must be quick.
+type Hooks struct {
+	// Acked is called when every record of a Publish call was acknowledged, with the time
+	// from handing the records to the producer to the last acknowledgement.
+	Acked func(records int, took time.Duration)
+	// Failed is called with the error of every Publish call that returns one.
+	Failed func(err error)
 }
 
 // Publisher writes records to the counters topic. Build it with New, start Run, and Close it
@@ -88,6 +110,10 @@ type Publisher struct {
 	// Close runs is closed rather than leaked.
 	mu sync.Mutex
 
+	// probe answers Check without asking the broker more than once per ProbeTTL.
+	probe       *brokerProbe
+	probeClient *kafka.Client
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -100,17 +126,54 @@ func New(cfg Config, logger *zap.Logger) *Publisher {
 	if cfg.SetupBackoff <= 0 {
 		cfg.SetupBackoff = defaultSetupBackoff
 	}
-	return &Publisher{
+	if cfg.ProbeTTL <= 0 {
+		cfg.ProbeTTL = defaultProbeTTL
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = defaultProbeTimeout
+	}
+	p := &Publisher{
 		cfg:         cfg,
 		logger:      logger.With(zap.String("topic", cfg.Topic)),
 		setupLogger: logger,
 		lost:        make(chan *kafka.Writer, 1),
+		// A client of its own keeps one idle connection to the broker between checks.
+		probeClient: kafkasetup.NewClient(cfg.Brokers, cfg.ClientID+"-probe"),
 	}
+	p.probe = newBrokerProbe(cfg.ProbeTTL, cfg.ProbeTimeout, time.Now, p.ping)
+	return p
 }
 
 // Ready reports whether the topic is confirmed and Publish can write.
 func (p *Publisher) Ready() bool {
 	return p.writer.Load() != nil && !p.closed.Load()
+}
+
+// Check reports whether the gateway can take counters now: nil once the topic is confirmed
+// and a broker answered within the last ProbeTTL. Otherwise it returns an error wrapping
+// ErrNotReady (topic not confirmed, or closed) or ErrUnavailable (no broker answered).
+//
+// It is meant for readiness probes: a broker's answer is reused for ProbeTTL and at most one
+// request is in flight, so however often it is called the broker sees one small request per
+// ProbeTTL.
+func (p *Publisher) Check(ctx context.Context) error {
+	if !p.Ready() {
+		return ErrNotReady
+	}
+	return p.probe.check(ctx)
+}
+
+// ping asks a broker for its API versions, the cheapest request there is; an answer proves the
+// cluster is reachable over the producer's network path.
+func (p *Publisher) ping(ctx context.Context) error {
+	resp, err := p.probeClient.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
+	if err != nil {
+		return fmt.Errorf("ask broker for api versions: %w", err)
+	}
+	if resp.Error != nil {
+		return fmt.Errorf("ask broker for api versions: %w", resp.Error)
+	}
+	return nil
 }
 
 // Run creates or confirms the counters topic, retrying until it is ready or ctx ends, then
@@ -293,6 +356,14 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	err := p.publish(ctx, msgs)
+	if err != nil && p.cfg.Hooks.Failed != nil {
+		p.cfg.Hooks.Failed(err)
+	}
+	return err
+}
+
+func (p *Publisher) publish(ctx context.Context, msgs []kafka.Message) error {
 	w := p.writer.Load()
 	if w == nil {
 		if p.closed.Load() {
@@ -312,6 +383,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 	// One call for the whole request: the Writer then spreads the records over the
 	// partitions' open batches, which other requests fill too. In async mode it returns once
 	// they are queued; it fails only before queueing any, e.g. when metadata cannot be read.
+	began := time.Now()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		p.topicLost(w, err)
 		switch {
@@ -328,6 +400,9 @@ func (p *Publisher) Publish(ctx context.Context, msgs []kafka.Message) error {
 		if err := wt.err; err != nil {
 			p.topicLost(w, err)
 			return fmt.Errorf("write %d records: %w: %w", len(msgs), ErrUnavailable, err)
+		}
+		if p.cfg.Hooks.Acked != nil {
+			p.cfg.Hooks.Acked(len(msgs), time.Since(began))
 		}
 		return nil
 	case <-ctx.Done():
@@ -348,6 +423,9 @@ func (p *Publisher) Close() error {
 		p.closed.Store(true)
 		w := p.writer.Swap(nil)
 		p.mu.Unlock()
+		if t, ok := p.probeClient.Transport.(*kafka.Transport); ok {
+			t.CloseIdleConnections()
+		}
 		if w == nil {
 			return
 		}

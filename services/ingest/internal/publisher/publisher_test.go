@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -495,5 +496,78 @@ func TestSetsUpLostTopicAgain(t *testing.T) {
 	}
 	if got := readAll(t, brokers, 1); string(got[0].Key) != "a.com" {
 		t.Errorf("read back key %q, want a.com", got[0].Key)
+	}
+}
+
+func TestCheckFollowsTheBroker(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(cluster.ListenAddrs())
+	cfg.ProbeTTL = 50 * time.Millisecond
+	cfg.ProbeTimeout = 500 * time.Millisecond
+	cfg.CloseTimeout = 3 * time.Second
+	p := New(cfg, zap.NewNop())
+	if err := p.Check(context.Background()); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Check before Run = %v, want ErrNotReady", err)
+	}
+
+	start(t, p)
+	waitFor(t, 10*time.Second, "Check passes", func() bool {
+		return p.Check(context.Background()) == nil
+	})
+
+	// The topic stays confirmed, but with the broker gone Check fails within a ttl and a
+	// probe timeout.
+	cluster.Close()
+	waitFor(t, 5*time.Second, "Check reports the broker unavailable", func() bool {
+		return errors.Is(p.Check(context.Background()), ErrUnavailable)
+	})
+}
+
+func TestHooks(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		acked  []int
+		failed []error
+	)
+	cluster := newCluster(t)
+	cfg := testConfig(cluster.ListenAddrs())
+	cfg.Hooks = Hooks{
+		Acked: func(records int, took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			if took <= 0 {
+				t.Errorf("Acked took %s, want a positive duration", took)
+			}
+			acked = append(acked, records)
+		},
+		Failed: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failed = append(failed, err)
+		},
+	}
+	p := New(cfg, zap.NewNop())
+
+	notReady := p.Publish(context.Background(), []kafka.Message{message("a.com", 1, 1)})
+	start(t, p)
+	waitFor(t, 10*time.Second, "publisher ready", p.Ready)
+	ok := p.Publish(context.Background(), []kafka.Message{
+		message("a.com", 1, 1),
+		message("b.com", 1, 2),
+	})
+
+	if !errors.Is(notReady, ErrNotReady) || ok != nil {
+		t.Fatalf("Publish = %v then %v, want ErrNotReady then nil", notReady, ok)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) != 1 || acked[0] != 2 {
+		t.Errorf("Acked with %v, want [2]", acked)
+	}
+	if len(failed) != 1 || !errors.Is(failed[0], ErrNotReady) {
+		t.Errorf("Failed with %v, want [ErrNotReady]", failed)
 	}
 }
