@@ -2,9 +2,14 @@ module toptraffic/tests
 
 go 1.26
 
-require github.com/segmentio/kafka-go v0.4.51
+require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
+	github.com/segmentio/kafka-go v0.4.51
+)
 
 require (
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/klauspost/compress v1.15.9 // indirect
 	github.com/pierrec/lz4/v4 v4.1.15 // indirect
 )

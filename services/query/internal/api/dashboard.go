@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// static holds the dashboard: one HTML page, its stylesheet and its script. They are plain
+// static holds the dashboard: one HTML page, its stylesheet, its script and its icon. They are plain
 // files with no build step, embedded so that the binary is all a deployment needs.
 //
 //go:embed static
@@ -28,6 +28,7 @@ var (
 		mustAsset("/assets/dashboard.css", "static/dashboard.css", "text/css; charset=utf-8"),
 		mustAsset("/assets/dashboard.js", "static/dashboard.js",
 			"text/javascript; charset=utf-8"),
+		mustAsset("/assets/favicon.svg", "static/favicon.svg", "image/svg+xml"),
 	}
 )
 

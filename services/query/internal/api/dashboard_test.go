@@ -27,8 +27,9 @@ func TestDashboardServesItsFiles(t *testing.T) {
 	// under nosniff.
 	refs := regexp.MustCompile(`(?:src|href)="(/[^"]*)"`).FindAllStringSubmatch(
 		page.Body.String(), -1)
-	if len(refs) < 2 {
-		t.Fatalf("page refers to %d local files, want its script and stylesheet", len(refs))
+	if len(refs) < 3 {
+		t.Fatalf("page refers to %d local files, want its icon, script and stylesheet",
+			len(refs))
 	}
 	tests := []struct {
 		name     string
@@ -39,8 +40,11 @@ func TestDashboardServesItsFiles(t *testing.T) {
 	}
 	for _, ref := range refs {
 		want := "text/css; charset=utf-8"
-		if strings.HasSuffix(ref[1], ".js") {
+		switch {
+		case strings.HasSuffix(ref[1], ".js"):
 			want = "text/javascript; charset=utf-8"
+		case strings.HasSuffix(ref[1], ".svg"):
+			want = "image/svg+xml"
 		}
 		tests = append(tests, struct {
 			name     string
