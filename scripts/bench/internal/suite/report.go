@@ -38,8 +38,10 @@ type Report struct {
 
 // HTTPCeiling compares the gateway with a bare handler, single-counter POSTs.
 type HTTPCeiling struct {
-	Bare    load.Result `json:"bare"`
-	Gateway load.Result `json:"gateway"`
+	// Bare is the better of two runs, before and after the gateway's; BareRuns has both rates.
+	Bare     load.Result `json:"bare"`
+	BareRuns []float64   `json:"bare_runs_per_second"`
+	Gateway  load.Result `json:"gateway"`
 }
 
 // ProduceCeiling compares raw kafka-go produce with the gateway's batched POSTs.
@@ -50,7 +52,9 @@ type ProduceCeiling struct {
 
 // ConsumeCeiling compares raw kafka-go consumption with an aggregator catching up.
 type ConsumeCeiling struct {
-	Raw ceiling.Rate `json:"raw"`
+	// Raw is the better of RawRuns, one before the aggregator and one after.
+	Raw     ceiling.Rate   `json:"raw"`
+	RawRuns []ceiling.Rate `json:"raw_runs"`
 	// Aggregator counts from its first partition being assigned to the last partition's
 	// snapshot at the partition's end being read back.
 	Aggregator ceiling.Rate `json:"aggregator"`
