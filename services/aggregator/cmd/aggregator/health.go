@@ -11,16 +11,14 @@ import (
 type member interface {
 	// Assigned returns the partitions of the current generation.
 	Assigned() []int
+	// Generation returns the generation id, and false until the member has joined one.
+	Generation() (int32, bool)
 }
 
-// readiness is what /readyz reports. A worker is ready once its topics are set up and it takes
-// part in the consumer group. Owning no partition is a ready state too: with more workers than
-// partitions the extra ones wait as standbys, and an orchestrator must not restart or hold
-// back a rollout for that.
-//
-// TODO(aggregator): "takes part" is "the group member runs", not "it has joined a generation":
-// group.Group cannot tell a member that joined with no partitions from one still joining
-// (Assigned is empty for both). Tracked in the "Operate it" issue.
+// readiness is what /readyz reports. A worker is ready once its topics are set up and it has
+// joined a generation of the consumer group. Owning no partition is a ready state too: with
+// more workers than partitions the extra ones wait as standbys, and an orchestrator must not
+// restart or hold back a rollout for that.
 type readiness struct {
 	topicsReady atomic.Bool
 	member      atomic.Pointer[member]
@@ -39,6 +37,8 @@ type readyBody struct {
 	Reason string `json:"reason,omitempty"`
 	// Partitions are the partitions this worker owns; empty for a standby.
 	Partitions []int `json:"partitions"`
+	// Generation is the consumer-group generation this worker is in.
+	Generation int32 `json:"generation,omitempty"`
 }
 
 // healthHandler serves the probes and the metrics on the aggregator's one HTTP address.
@@ -67,12 +67,16 @@ func (r *readiness) check() (int, readyBody) {
 	if m == nil {
 		return notReady("not in the consumer group yet")
 	}
+	gen, joined := (*m).Generation()
+	if !joined {
+		return notReady("joining the consumer group")
+	}
 	parts := (*m).Assigned()
 	if parts == nil {
 		parts = []int{}
 	}
 	slices.Sort(parts)
-	return http.StatusOK, readyBody{Status: "ready", Partitions: parts}
+	return http.StatusOK, readyBody{Status: "ready", Partitions: parts, Generation: gen}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

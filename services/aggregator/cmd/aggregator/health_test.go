@@ -9,15 +9,21 @@ import (
 	"toptraffic/services/aggregator/internal/metrics"
 )
 
-// fakeMember owns the partitions it is given.
-type fakeMember []int
+// fakeMember owns the partitions it is given once it has joined generation gen.
+type fakeMember struct {
+	parts  []int
+	gen    int32
+	joined bool
+}
 
 func (f fakeMember) Assigned() []int {
-	if f == nil {
+	if f.parts == nil {
 		return nil
 	}
-	return append([]int(nil), f...)
+	return append([]int(nil), f.parts...)
 }
+
+func (f fakeMember) Generation() (int32, bool) { return f.gen, f.joined }
 
 func TestReadyz(t *testing.T) {
 	tests := []struct {
@@ -28,15 +34,20 @@ func TestReadyz(t *testing.T) {
 		wantBody       string
 		wantPartitions []int
 	}{
-		{name: "waiting for topics", member: fakeMember{1},
+		{name: "waiting for topics", member: fakeMember{parts: []int{1}, gen: 1, joined: true},
 			wantStatus: http.StatusServiceUnavailable, wantBody: "starting",
 			wantPartitions: []int{}},
 		{name: "topics set up, group not started", topicsReady: true,
 			wantStatus: http.StatusServiceUnavailable, wantBody: "starting",
 			wantPartitions: []int{}},
-		{name: "owning partitions", topicsReady: true, member: fakeMember{7, 0, 3},
+		{name: "still joining the group", topicsReady: true, member: fakeMember{},
+			wantStatus: http.StatusServiceUnavailable, wantBody: "starting",
+			wantPartitions: []int{}},
+		{name: "owning partitions", topicsReady: true,
+			member:     fakeMember{parts: []int{7, 0, 3}, gen: 4, joined: true},
 			wantStatus: http.StatusOK, wantBody: "ready", wantPartitions: []int{0, 3, 7}},
-		{name: "standby with no partition is ready", topicsReady: true, member: fakeMember(nil),
+		{name: "standby with no partition is ready", topicsReady: true,
+			member:     fakeMember{gen: 4, joined: true},
 			wantStatus: http.StatusOK, wantBody: "ready", wantPartitions: []int{}},
 	}
 	for _, tt := range tests {

@@ -60,12 +60,15 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 	ready := &readiness{}
 	// Probes and metrics are served from the start, so a worker waiting for Kafka shows up
 	// as alive but not ready. Run logs the bound address, which matters with port 0.
-	srv := httpserver.New(httpserver.Config{Addr: cfg.Addr, ShutdownTimeout: 5 * time.Second},
+	srv := httpserver.New(httpserver.Config{Addr: cfg.Addr, ShutdownTimeout: cfg.ShutdownTimeout},
 		healthHandler(ready, metric.Handler()), logger.Named("http"))
 	if err := srv.Listen(); err != nil {
 		return err
 	}
 
+	// cancel stops the health server on the way out of a failed start, so g.Wait returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 
@@ -79,7 +82,9 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 			Configs:           map[string]string{"cleanup.policy": "compact"}},
 	)
 	if err != nil {
-		if ctx.Err() != nil {
+		stopped := ctx.Err() != nil
+		cancel()
+		if stopped {
 			return g.Wait()
 		}
 		return errors.Join(err, g.Wait())
@@ -105,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		FlushInterval:  cfg.FlushInterval,
 		CommitInterval: cfg.CommitInterval,
 		MaxWait:        250 * time.Millisecond,
-		StopTimeout:    5 * time.Second,
+		StopTimeout:    cfg.ShutdownTimeout,
 	}
 	hooks := metric.Hooks()
 	newRunner := func(p int, c partition.Committer) *partition.Runner {
@@ -120,7 +125,8 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 	}, client, newRunner, logger)
 	if err != nil {
-		return errors.Join(err, g.Wait())
+		cancel()
+		return errors.Join(err, pub.Close(), g.Wait())
 	}
 	metric.TrackAssignment(grp.Assigned)
 	g.Go(func() error { return grp.Run(gctx) })

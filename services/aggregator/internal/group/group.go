@@ -49,8 +49,12 @@ type Group struct {
 
 	mu       sync.Mutex
 	assigned []int
-	once     sync.Once
-	closeErr error
+	// generation is the id of the generation this member is in; joined says whether it is in
+	// one at all (it is not before the first join or after Run returns).
+	generation int32
+	joined     bool
+	once       sync.Once
+	closeErr   error
 }
 
 // New joins nothing yet; Run does.
@@ -90,9 +94,22 @@ func (g *Group) Assigned() []int {
 	return append([]int(nil), g.assigned...)
 }
 
+// Generation returns the id of the generation this member is in, and false while it is not in
+// one: still joining after start, or stopped.
+func (g *Group) Generation() (int32, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.generation, g.joined
+}
+
 // Run takes part in generation after generation until ctx ends or the group is closed. The
 // runners of the last generation keep going until Close.
 func (g *Group) Run(ctx context.Context) error {
+	defer func() {
+		g.mu.Lock()
+		g.joined = false
+		g.mu.Unlock()
+	}()
 	for {
 		gen, err := g.cg.Next(ctx)
 		switch {
@@ -110,7 +127,7 @@ func (g *Group) Run(ctx context.Context) error {
 			parts = append(parts, a.ID)
 		}
 		g.mu.Lock()
-		g.assigned = parts
+		g.assigned, g.generation, g.joined = parts, gen.ID, true
 		g.mu.Unlock()
 		g.logger.Info("generation started",
 			zap.Int32("generation", gen.ID),
