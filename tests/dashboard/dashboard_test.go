@@ -101,7 +101,9 @@ func TestDashboardShowsTheLastFullWindows(t *testing.T) {
 	add(lastMinute.Add(-time.Second), map[string]uint64{"older.example": 100000})
 	// The last full hour: more than ten domains, so the page shows its top ten.
 	add(lastHour.Add(5*time.Minute), map[string]uint64{"hotel.example": 400, "india.example": 300})
-	add(lastHour.Add(50*time.Minute), map[string]uint64{"hotel.example": 300, "juliet.example": 299})
+	add(lastHour.Add(50*time.Minute), map[string]uint64{
+		"hotel.example": 300, "juliet.example": 299,
+	})
 	for i := range 12 {
 		add(lastHour.Add(time.Duration(i)*4*time.Minute+time.Second), map[string]uint64{
 			fmt.Sprintf("hour%02d.example", i): uint64(10 + i),
@@ -140,7 +142,8 @@ func TestDashboardShowsTheLastFullWindows(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("page did not show the posted counters within 45s:\n"+
-				"minute %+v\nwant %v\nhour %+v\nwant %v", got.Minute, wantMinute, got.Hour, wantHour)
+				"minute %+v\nwant %v\nhour %+v\nwant %v",
+				got.Minute, wantMinute, got.Hour, wantHour)
 		}
 		if err := pause(ctx, 250*time.Millisecond); err != nil {
 			t.Fatal(err)

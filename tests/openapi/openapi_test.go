@@ -466,7 +466,8 @@ func errorExamples(t *testing.T, o operation) []errorExample {
 				case o.op.RequestBody != nil:
 					// The error is not about the body; send a valid one.
 					valid := validRequests(t, o)[0]
-					req.body, req.contentType = valid.body, cmp.Or(req.contentType, valid.contentType)
+					req.body = valid.body
+					req.contentType = cmp.Or(req.contentType, valid.contentType)
 				}
 				out = append(out, errorExample{
 					name: name, status: n, code: code, service: tr.Service, req: req,

@@ -376,7 +376,12 @@ func BenchmarkLastMinute(b *testing.B) {
 		})
 	}
 	st.MarkCaughtUp()
-	h := api.New(api.Deps{Store: st, Clock: clk, Logger: zap.NewNop(), Metrics: metrics.New(st, clk)})
+	h := api.New(api.Deps{
+		Store:   st,
+		Clock:   clk,
+		Logger:  zap.NewNop(),
+		Metrics: metrics.New(st, clk),
+	})
 	req := httptest.NewRequest(http.MethodGet, "/api/stats/lastMinute", nil)
 
 	b.ReportAllocs()

@@ -8,8 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// static holds the dashboard: one HTML page, its stylesheet, its script and its icon. They are plain
-// files with no build step, embedded so that the binary is all a deployment needs.
+// static holds the dashboard: one HTML page, its stylesheet, its script and its icon. They
+// are plain files with no build step, embedded so that the binary is all a deployment needs.
 //
 //go:embed static
 var static embed.FS

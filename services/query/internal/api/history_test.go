@@ -82,6 +82,8 @@ func TestHistory(t *testing.T) {
 		m1021 = `{"size":"minute","start":"2020-12-16T10:21:00Z","end":"2020-12-16T10:22:00Z",`
 		m1020 = `{"size":"minute","start":"2020-12-16T10:20:00Z","end":"2020-12-16T10:21:00Z",`
 		h09   = `{"size":"hour","start":"2020-12-16T09:00:00Z","end":"2020-12-16T10:00:00Z",`
+		// minute1020Rest is the minute 10:20 after its bounds.
+		minute1020Rest = `"final":true,"partitions":1,"top":[{"domain":"x.com","count":4}]}`
 	)
 	tests := []struct {
 		name          string
@@ -104,7 +106,7 @@ func TestHistory(t *testing.T) {
 		{
 			name:          "at picks the window that contains it",
 			path:          "/api/stats/minute?at=" + unix(10, 20, 59),
-			wantBody:      m1020 + `"final":true,"partitions":1,"top":[{"domain":"x.com","count":4}]}`,
+			wantBody:      m1020 + minute1020Rest,
 			wantStart:     "2020-12-16T10:20:00Z",
 			wantPublished: "2020-12-16T10:21:05.000Z",
 			wantAge:       "60.000",
@@ -112,7 +114,7 @@ func TestHistory(t *testing.T) {
 		{
 			name:          "at on a window start belongs to that window",
 			path:          "/api/stats/minute?at=" + unix(10, 20, 0),
-			wantBody:      m1020 + `"final":true,"partitions":1,"top":[{"domain":"x.com","count":4}]}`,
+			wantBody:      m1020 + minute1020Rest,
 			wantStart:     "2020-12-16T10:20:00Z",
 			wantPublished: "2020-12-16T10:21:05.000Z",
 			wantAge:       "60.000",
@@ -129,7 +131,8 @@ func TestHistory(t *testing.T) {
 		{
 			name: "hour without at is the last full hour, final once every partition is",
 			path: "/api/stats/hour?limit=100",
-			wantBody: h09 + `"final":true,"partitions":3,"top":[{"domain":"seven.com","count":41},` +
+			wantBody: h09 + `"final":true,"partitions":3,` +
+				`"top":[{"domain":"seven.com","count":41},` +
 				`{"domain":"nine.com","count":40},{"domain":"eight.com","count":39},` +
 				`{"domain":"ten.com","count":1}]}`,
 			wantStart:     "2020-12-16T09:00:00Z",
@@ -160,10 +163,9 @@ func TestHistory(t *testing.T) {
 			wantStart: "2020-12-16T10:22:00Z",
 		},
 		{
-			name: "unknown parameters are ignored",
-			path: "/api/stats/minute?at=" + unix(10, 20, 1) + "&_=1608102631",
-			wantBody: m1020 + `"final":true,"partitions":1,` +
-				`"top":[{"domain":"x.com","count":4}]}`,
+			name:          "unknown parameters are ignored",
+			path:          "/api/stats/minute?at=" + unix(10, 20, 1) + "&_=1608102631",
+			wantBody:      m1020 + minute1020Rest,
 			wantStart:     "2020-12-16T10:20:00Z",
 			wantPublished: "2020-12-16T10:21:05.000Z",
 			wantAge:       "60.000",
@@ -209,7 +211,8 @@ func TestHistoryRefusesBadParameters(t *testing.T) {
 		wantText  string
 	}{
 		{name: "at not a number", query: "at=yesterday", wantParam: "at",
-			wantText: `at must be a Unix time in whole seconds, such as at=1608102631; got "yesterday"`},
+			wantText: `at must be a Unix time in whole seconds, such as at=1608102631; ` +
+				`got "yesterday"`},
 		{name: "at with a fraction", query: "at=1608102631.5", wantParam: "at",
 			wantText: `got "1608102631.5"`},
 		{name: "at negative", query: "at=-60", wantParam: "at", wantText: `got "-60"`},
@@ -359,7 +362,12 @@ func BenchmarkHistory(b *testing.B) {
 		})
 	}
 	st.MarkCaughtUp()
-	h := api.New(api.Deps{Store: st, Clock: clk, Logger: zap.NewNop(), Metrics: metrics.New(st, clk)})
+	h := api.New(api.Deps{
+		Store:   st,
+		Clock:   clk,
+		Logger:  zap.NewNop(),
+		Metrics: metrics.New(st, clk),
+	})
 	req := httptest.NewRequest(http.MethodGet, api.RouteMinute+"?limit=100", nil)
 
 	b.ReportAllocs()

@@ -126,7 +126,8 @@ func setFreshnessHeaders(c *gin.Context, info store.Info, ok bool, now time.Time
 		return
 	}
 	c.Header(HeaderPublishedAt, info.PublishedAt.Format("2006-01-02T15:04:05.000Z07:00"))
-	c.Header(HeaderSnapshotAge, strconv.FormatFloat(now.Sub(info.PublishedAt).Seconds(), 'f', 3, 64))
+	age := now.Sub(info.PublishedAt).Seconds()
+	c.Header(HeaderSnapshotAge, strconv.FormatFloat(age, 'f', 3, 64))
 }
 
 // historyQuery is a parsed history request.

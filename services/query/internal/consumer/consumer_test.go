@@ -394,7 +394,8 @@ func TestConsumerRebuildsWhenTheBrokerForgetsTheTopic(t *testing.T) {
 			cluster.Close()
 			newCluster(t, append([]kfake.Opt{kfake.Ports(port)}, tt.restart...)...)
 			waitFor(t, "the reset to be noticed", func() bool {
-				return r.logs.FilterMessage("snapshots log was reset, rebuilding the view").Len() > 0
+				const msg = "snapshots log was reset, rebuilding the view"
+				return r.logs.FilterMessage(msg).Len() > 0
 			})
 			waitFor(t, "catch-up on the new log", r.store.CaughtUp)
 
