@@ -90,6 +90,49 @@ func Merge(lists [][]Entry, k int) []Entry {
 	return Of(sums, k)
 }
 
+// Select returns the k best-ranked items, best first, ranking each by the Entry entry returns.
+// It reorders items in place and runs in O(n log k); callers that keep their own records (with
+// pointers into live state, say) rank them without copying into Entry values first.
+func Select[T any](items []T, k int, entry func(T) Entry) []T {
+	if k <= 0 || len(items) == 0 {
+		return items[:0]
+	}
+	h := &selectHeap[T]{items: items[:0], entry: entry}
+	for _, it := range items {
+		if len(h.items) < k {
+			h.items = append(h.items, it)
+			heap.Fix(h, len(h.items)-1)
+			continue
+		}
+		if Before(entry(it), entry(h.items[0])) {
+			h.items[0] = it
+			heap.Fix(h, 0)
+		}
+	}
+	out := h.items
+	slices.SortFunc(out, func(a, b T) int { return compare(entry(a), entry(b)) })
+	return out
+}
+
+// selectHeap is a min-heap on rank over items, reusing the input slice: the i-th kept item is
+// written over an input item already looked at, so the selection needs no extra memory.
+type selectHeap[T any] struct {
+	items []T
+	entry func(T) Entry
+}
+
+func (h *selectHeap[T]) Len() int { return len(h.items) }
+func (h *selectHeap[T]) Less(i, j int) bool {
+	return Before(h.entry(h.items[j]), h.entry(h.items[i]))
+}
+func (h *selectHeap[T]) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *selectHeap[T]) Push(x any)    { h.items = append(h.items, x.(T)) }
+func (h *selectHeap[T]) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
 // worstFirst is a min-heap on rank: its root is the worst entry kept so far.
 type worstFirst []Entry
 

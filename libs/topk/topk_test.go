@@ -168,3 +168,27 @@ func BenchmarkMerge(b *testing.B) {
 		Merge(lists, 10)
 	}
 }
+
+func TestSelectMatchesOf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := range 100 {
+		counts := map[string]Count{}
+		var items []*Entry
+		for i := range rng.IntN(300) {
+			e := &Entry{Domain: fmt.Sprintf("d%03d.com", i), Count: CountOf(uint64(1 + rng.IntN(6)))}
+			counts[e.Domain] = e.Count
+			items = append(items, e)
+		}
+		k := rng.IntN(15)
+		got := Select(items, k, func(e *Entry) Entry { return *e })
+		want := Of(counts, k)
+		if len(got) != len(want) {
+			t.Fatalf("round %d: Select kept %d, Of %d", round, len(got), len(want))
+		}
+		for i := range want {
+			if *got[i] != want[i] {
+				t.Fatalf("round %d: Select[%d] = %v, Of = %v", round, i, *got[i], want[i])
+			}
+		}
+	}
+}

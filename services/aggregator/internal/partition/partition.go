@@ -135,21 +135,17 @@ func (r *Runner) Run(ctx context.Context, start Start) error {
 		zap.Int64("horizon_ms", start.Checkpoint.HorizonMs))
 
 	// The reader runs in its own goroutine so the loop below can also wake on the flush timer.
-	msgs := make(chan kafka.Message, 4096)
-	readErr := make(chan error, 1)
+	q := newQueue(4096)
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	go func() {
-		defer close(msgs)
 		for {
 			m, err := reader.FetchMessage(readCtx)
-			if err != nil {
-				readErr <- err
-				return
+			if err == nil {
+				err = q.put(readCtx, m)
 			}
-			select {
-			case msgs <- m:
-			case <-readCtx.Done():
+			if err != nil {
+				q.fail(err)
 				return
 			}
 		}
@@ -164,20 +160,25 @@ func (r *Runner) Run(ctx context.Context, start Start) error {
 	ticker := time.NewTicker(r.cfg.FlushInterval)
 	defer ticker.Stop()
 
+	var spare []kafka.Message
 	for {
 		select {
-		case m, ok := <-msgs:
-			if !ok {
-				err := <-readErr
+		case <-q.ready:
+			batch, err := q.take(spare)
+			if err != nil {
 				if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 					return f.stop(caughtUp)
 				}
 				return fmt.Errorf("read partition %d: %w", r.partition, err)
 			}
-			r.apply(state, m)
-			if r.hooks.Lag != nil && m.HighWaterMark > 0 {
-				r.hooks.Lag(r.partition, m.HighWaterMark-m.Offset-1)
+			for _, m := range batch {
+				r.apply(state, m)
 			}
+			if n := len(batch); n > 0 && r.hooks.Lag != nil && batch[n-1].HighWaterMark > 0 {
+				r.hooks.Lag(r.partition, batch[n-1].HighWaterMark-batch[n-1].Offset-1)
+			}
+			clear(batch) // drop references to the records' bytes before reuse
+			spare = batch
 			if !caughtUp && state.Next() >= start.End {
 				caughtUp = true
 				// The rebuilt windows replace whatever the previous owner published last.
@@ -213,7 +214,7 @@ func (r *Runner) apply(state *rollup.State, m kafka.Message) {
 		Offset:  m.Offset,
 		TimeMs:  m.Time.UnixMilli(),
 		EventTs: ts,
-		Domain:  string(m.Key),
+		Domain:  m.Key,
 		Count:   count,
 	})
 	if r.hooks.Outcome != nil {

@@ -48,8 +48,9 @@ type Record struct {
 	TimeMs int64
 	// EventTs is the counter's timestamp in Unix seconds.
 	EventTs int64
-	Domain  string
-	Count   uint64
+	// Domain is the record key. It is copied only when a window sees the domain first.
+	Domain []byte
+	Count  uint64
 }
 
 // Outcome says what happened to a record in one window size.
@@ -72,12 +73,73 @@ type Checkpoint struct {
 	HorizonMs int64
 }
 
+// entry is one domain's count in one window.
+type entry struct {
+	domain string
+	count  topk.Count
+	// epoch is the window's snapshot epoch when the entry last changed; it keeps the entry in
+	// the window's touched list once, however often it changes between two snapshots.
+	epoch uint32
+}
+
+func (e *entry) rank() topk.Entry { return topk.Entry{Domain: e.domain, Count: e.count} }
+
+// openWindow ranks incrementally. Counts only grow, so the top K after a batch of records is
+// the top K of the previous top K and the entries the batch changed: any other entry was below
+// the previous K-th, which has not moved down since. A snapshot therefore ranks the changed
+// entries, not every domain of the window.
 type openWindow struct {
-	counts map[string]topk.Count
+	counts map[string]*entry
 	// first is the offset of the first record counted, the window's contribution to the
 	// replay point.
 	first int64
-	dirty bool
+	// top is the window's top K as of the last snapshot; touched holds the entries changed
+	// since, each once.
+	top     []*entry
+	touched []*entry
+	epoch   uint32
+	dirty   bool
+}
+
+func newOpenWindow(first int64) *openWindow {
+	return &openWindow{counts: make(map[string]*entry), first: first, epoch: 1}
+}
+
+// add counts n requests for domain; key, if not empty, is domain as a string already made.
+func (ow *openWindow) add(domain []byte, key *string, n uint64) {
+	e := ow.counts[string(domain)]
+	if e == nil {
+		if *key == "" {
+			*key = string(domain)
+		}
+		e = &entry{domain: *key}
+		ow.counts[*key] = e
+	}
+	e.count.Add(n)
+	if e.epoch != ow.epoch {
+		e.epoch = ow.epoch
+		ow.touched = append(ow.touched, e)
+	}
+	ow.dirty = true
+}
+
+// rank returns the window's top k and starts a new epoch of changes.
+func (ow *openWindow) rank(k int) []topk.Entry {
+	cands := make([]*entry, 0, len(ow.top)+len(ow.touched))
+	cands = append(cands, ow.touched...)
+	for _, e := range ow.top {
+		if e.epoch != ow.epoch { // changed entries are in touched already
+			cands = append(cands, e)
+		}
+	}
+	ow.top = topk.Select(cands, k, (*entry).rank)
+	ow.touched = ow.touched[:0]
+	ow.epoch++
+	out := make([]topk.Entry, len(ow.top))
+	for i, e := range ow.top {
+		out[i] = e.rank()
+	}
+	return out
 }
 
 // State holds one partition's open windows. It is not safe for concurrent use: one goroutine
@@ -127,6 +189,7 @@ func (s *State) isClosed(w window.Window) bool { return s.horizonMs >= s.closesA
 // of window.Sizes. Records must come in offset order.
 func (s *State) Apply(r Record) [2]Outcome {
 	var out [2]Outcome
+	var key string // the domain as a string, made at most once per record
 	for i, size := range window.Sizes {
 		w := window.Of(size, r.EventTs)
 		switch {
@@ -136,15 +199,15 @@ func (s *State) Apply(r Record) [2]Outcome {
 			out[i] = Late
 		default:
 			out[i] = Counted
+			if r.Count == 0 {
+				continue // a zero count changes nothing and is not traffic
+			}
 			ow := s.windows[w]
 			if ow == nil {
-				ow = &openWindow{counts: make(map[string]topk.Count), first: r.Offset}
+				ow = newOpenWindow(r.Offset)
 				s.windows[w] = ow
 			}
-			c := ow.counts[r.Domain]
-			c.Add(r.Count)
-			ow.counts[r.Domain] = c
-			ow.dirty = true
+			ow.add(r.Domain, &key, r.Count)
 		}
 	}
 	s.next = r.Offset + 1
@@ -221,7 +284,7 @@ func (s *State) snapshot(
 		Offset:      s.next,
 		Final:       final,
 		Domains:     len(ow.counts),
-		Top:         topk.Of(ow.counts, s.cfg.K),
+		Top:         ow.rank(s.cfg.K),
 		PublishedAt: publishedAtMs,
 	}
 }

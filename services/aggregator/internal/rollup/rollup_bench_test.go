@@ -7,10 +7,10 @@ import (
 )
 
 // benchDomains returns n domain names of a realistic length.
-func benchDomains(n int) []string {
-	names := make([]string, n)
+func benchDomains(n int) [][]byte {
+	names := make([][]byte, n)
 	for i := range names {
-		names[i] = fmt.Sprintf("site-%07d.example.com", i)
+		names[i] = []byte(fmt.Sprintf("site-%07d.example.com", i))
 	}
 	return names
 }
@@ -82,25 +82,43 @@ func BenchmarkApply(b *testing.B) {
 
 // BenchmarkSnapshots measures one flush of a changed window pair: ranking the top K (the
 // default 100) of each window, which the aggregator does every flush interval for every window
-// that changed.
+// that changed. Between two flushes "changed" records touch that many random domains, as the
+// records of one flush interval would; "all" re-ranks every domain, as the first flush after a
+// partition is rebuilt does.
 func BenchmarkSnapshots(b *testing.B) {
 	c := cfg()
 	c.K = 100
 	for _, n := range []int{1_000, 100_000} {
-		names := benchDomains(n)
-		b.Run(fmt.Sprintf("domains=%d/k=100", n), func(b *testing.B) {
-			s := New(c, Checkpoint{})
-			for i, d := range names {
-				s.Apply(Record{Offset: int64(i), TimeMs: (t0 + 30) * 1000, EventTs: t0 + 30,
-					Domain: d, Count: uint64(i%977 + 1)})
+		for _, changed := range []int{100, 10_000, n} {
+			if changed > n {
+				continue
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				s.MarkAllDirty()
-				if got := s.Snapshots(t0 * 1000); len(got) != 2 {
-					b.Fatalf("got %d snapshots, want 2", len(got))
+			names := benchDomains(n)
+			b.Run(fmt.Sprintf("domains=%d/changed=%d/k=100", n, changed), func(b *testing.B) {
+				s := New(c, Checkpoint{})
+				off := int64(0)
+				apply := func(d []byte, count uint64) {
+					s.Apply(Record{Offset: off, TimeMs: (t0 + 30) * 1000, EventTs: t0 + 30,
+						Domain: d, Count: count})
+					off++
 				}
-			}
-		})
+				for i, d := range names {
+					apply(d, uint64(i%977+1))
+				}
+				s.Snapshots(t0 * 1000)
+				rng := rand.New(rand.NewPCG(3, 4))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					for range changed {
+						apply(names[rng.IntN(n)], uint64(1+rng.IntN(50)))
+					}
+					b.StartTimer()
+					if got := s.Snapshots(t0 * 1000); len(got) != 2 {
+						b.Fatalf("got %d snapshots, want 2", len(got))
+					}
+				}
+			})
+		}
 	}
 }

@@ -31,20 +31,20 @@ func TestApplyDecides(t *testing.T) {
 		want    [2]Outcome
 	}{
 		{name: "on time counts in both sizes",
-			rec:  Record{TimeMs: (t0 + 61) * 1000, EventTs: t0 + 59, Domain: "a.com", Count: 1},
+			rec:  Record{TimeMs: (t0 + 61) * 1000, EventTs: t0 + 59, Domain: []byte("a.com"), Count: 1},
 			want: [2]Outcome{Counted, Counted}},
 		{name: "exactly at end plus lateness still counts",
-			rec:  Record{TimeMs: (t0+60)*1000 + lateness, EventTs: t0 + 59, Domain: "a.com", Count: 1},
+			rec:  Record{TimeMs: (t0+60)*1000 + lateness, EventTs: t0 + 59, Domain: []byte("a.com"), Count: 1},
 			want: [2]Outcome{Counted, Counted}},
 		{name: "one millisecond later is late for the minute, not the hour",
-			rec:  Record{TimeMs: (t0+60)*1000 + lateness + 1, EventTs: t0 + 59, Domain: "a.com", Count: 1},
+			rec:  Record{TimeMs: (t0+60)*1000 + lateness + 1, EventTs: t0 + 59, Domain: []byte("a.com"), Count: 1},
 			want: [2]Outcome{Late, Counted}},
 		{name: "a closed minute drops an on-time record",
 			horizon: (t0+60)*1000 + lateness + grace,
-			rec:     Record{TimeMs: (t0 + 61) * 1000, EventTs: t0 + 59, Domain: "a.com", Count: 1},
+			rec:     Record{TimeMs: (t0 + 61) * 1000, EventTs: t0 + 59, Domain: []byte("a.com"), Count: 1},
 			want:    [2]Outcome{Closed, Counted}},
 		{name: "late for the hour too",
-			rec:  Record{TimeMs: (t0+3600)*1000 + lateness + 1, EventTs: t0, Domain: "a.com", Count: 1},
+			rec:  Record{TimeMs: (t0+3600)*1000 + lateness + 1, EventTs: t0, Domain: []byte("a.com"), Count: 1},
 			want: [2]Outcome{Late, Late}},
 	}
 	for _, tt := range tests {
@@ -59,7 +59,7 @@ func TestApplyDecides(t *testing.T) {
 
 func TestWindowsCloseAndFree(t *testing.T) {
 	s := New(cfg(), Checkpoint{})
-	s.Apply(Record{Offset: 0, TimeMs: (t0 + 1) * 1000, EventTs: t0, Domain: "a.com", Count: 2})
+	s.Apply(Record{Offset: 0, TimeMs: (t0 + 1) * 1000, EventTs: t0, Domain: []byte("a.com"), Count: 2})
 	if n := s.OpenWindows(); n != 2 {
 		t.Fatalf("open windows = %d, want a minute and an hour", n)
 	}
@@ -133,7 +133,7 @@ func genLog(rng *rand.Rand, n int) []Record {
 			Offset:  int64(i),
 			TimeMs:  timeMs,
 			EventTs: event,
-			Domain:  fmt.Sprintf("site%d.com", rng.IntN(40)),
+			Domain:  []byte(fmt.Sprintf("site%d.com", rng.IntN(40))),
 			Count:   uint64(1 + rng.IntN(5)),
 		}
 	}
@@ -141,7 +141,7 @@ func genLog(rng *rand.Rand, n int) []Record {
 }
 
 // spec computes, straight from the rules in the package doc, what each window must hold.
-func spec(recs []Record) map[string][]topk.Entry {
+func spec(recs []Record, k int) map[string][]topk.Entry {
 	sums := map[window.Window]map[string]topk.Count{}
 	var horizon int64
 	for _, r := range recs {
@@ -153,15 +153,15 @@ func spec(recs []Record) map[string][]topk.Entry {
 			if sums[w] == nil {
 				sums[w] = map[string]topk.Count{}
 			}
-			c := sums[w][r.Domain]
+			c := sums[w][string(r.Domain)]
 			c.Add(r.Count)
-			sums[w][r.Domain] = c
+			sums[w][string(r.Domain)] = c
 		}
 		horizon = max(horizon, r.TimeMs)
 	}
 	out := map[string][]topk.Entry{}
 	for w, counts := range sums {
-		out[string(snapshot.Key(w, 3))] = topk.Of(counts, 1000)
+		out[string(snapshot.Key(w, 3))] = topk.Of(counts, k)
 	}
 	return out
 }
@@ -169,15 +169,17 @@ func spec(recs []Record) map[string][]topk.Entry {
 // run feeds recs through a partition that crashes at each offset in crashes, restarting from
 // its last committed checkpoint the way the aggregator does: replay without publishing until it
 // is back where it crashed, then publish everything it rebuilt.
-func run(recs []Record, publishEvery int, crashes map[int]bool) view {
+func run(recs []Record, k, publishEvery int, crashes map[int]bool) view {
 	v := view{}
 	committed := Checkpoint{}
-	s := New(cfg(), committed)
+	c := cfg()
+	c.K = k
+	s := New(c, committed)
 	replayUntil := int64(-1)
 	for i := 0; i < len(recs); i++ {
 		if crashes[i] {
 			delete(crashes, i)
-			s = New(cfg(), committed)
+			s = New(c, committed)
 			replayUntil = int64(i)
 			i = int(committed.Offset) - 1
 			continue
@@ -205,12 +207,18 @@ func TestReplayAfterCrashIsExact(t *testing.T) {
 		seed         uint64
 		publishEvery int
 		crashes      int
+		k            int
 	}{
-		{name: "no crash", seed: 1, publishEvery: 7},
-		{name: "one crash", seed: 2, publishEvery: 7, crashes: 1},
-		{name: "many crashes", seed: 3, publishEvery: 13, crashes: 8},
-		{name: "crash before any commit", seed: 4, publishEvery: 5000, crashes: 2},
-		{name: "publish every record", seed: 5, publishEvery: 1, crashes: 5},
+		{name: "no crash", seed: 1, publishEvery: 7, k: 1000},
+		{name: "one crash", seed: 2, publishEvery: 7, crashes: 1, k: 1000},
+		{name: "many crashes", seed: 3, publishEvery: 13, crashes: 8, k: 1000},
+		{name: "crash before any commit", seed: 4, publishEvery: 5000, crashes: 2, k: 1000},
+		{name: "publish every record", seed: 5, publishEvery: 1, crashes: 5, k: 1000},
+		// With K below the number of domains the ranking is incremental: each snapshot ranks
+		// only the previous top and the domains changed since.
+		{name: "small k, no crash", seed: 6, publishEvery: 3, k: 3},
+		{name: "small k, crashes", seed: 7, publishEvery: 11, crashes: 6, k: 5},
+		{name: "small k, publish every record", seed: 8, publishEvery: 1, crashes: 3, k: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,8 +228,8 @@ func TestReplayAfterCrashIsExact(t *testing.T) {
 			for len(crashes) < tt.crashes {
 				crashes[1+rng.IntN(len(recs)-1)] = true
 			}
-			got := run(recs, tt.publishEvery, crashes).tops()
-			want := spec(recs)
+			got := run(recs, tt.k, tt.publishEvery, crashes).tops()
+			want := spec(recs, tt.k)
 			if len(want) < 10 {
 				t.Fatalf("generated log spans only %d windows; the test needs more", len(want))
 			}
