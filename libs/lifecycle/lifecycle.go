@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -46,16 +45,4 @@ func SignalContext(logger *zap.Logger, exit func(int)) (context.Context, context
 		}
 		cancel()
 	}
-}
-
-// Environ returns the process environment as a map, for config loaders that take one: main
-// reads the environment, the packages below it only see what main hands them.
-func Environ() map[string]string {
-	out := make(map[string]string)
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			out[k] = v
-		}
-	}
-	return out
 }

@@ -39,10 +39,3 @@ func TestSecondSignalForcesExit(t *testing.T) {
 		t.Fatal("second SIGTERM did not force exit")
 	}
 }
-
-func TestEnviron(t *testing.T) {
-	t.Setenv("TOPTRAFFIC_TEST_VAR", "a=b")
-	if got := Environ()["TOPTRAFFIC_TEST_VAR"]; got != "a=b" {
-		t.Fatalf("Environ()[TOPTRAFFIC_TEST_VAR] = %q, want %q", got, "a=b")
-	}
-}

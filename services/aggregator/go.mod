@@ -3,13 +3,13 @@ module toptraffic/services/aggregator
 go 1.26.0
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/segmentio/kafka-go v0.4.51
 	go.uber.org/zap v1.28.0
 	golang.org/x/sync v0.25.0
 	toptraffic/libs/clock v0.0.0
 	toptraffic/libs/counter v0.0.0
+	toptraffic/libs/envconfig v0.0.0
 	toptraffic/libs/httpserver v0.0.0
 	toptraffic/libs/kafkasetup v0.0.0
 	toptraffic/libs/lifecycle v0.0.0
@@ -21,6 +21,7 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
@@ -37,6 +38,7 @@ require (
 replace (
 	toptraffic/libs/clock => ../../libs/clock
 	toptraffic/libs/counter => ../../libs/counter
+	toptraffic/libs/envconfig => ../../libs/envconfig
 	toptraffic/libs/httpserver => ../../libs/httpserver
 	toptraffic/libs/kafkasetup => ../../libs/kafkasetup
 	toptraffic/libs/lifecycle => ../../libs/lifecycle

@@ -3,7 +3,6 @@ module toptraffic/services/ingest
 go 1.26.0
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/gin-gonic/gin v1.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -16,6 +15,7 @@ require (
 	golang.org/x/sync v0.25.0
 	toptraffic/libs/clock v0.0.0
 	toptraffic/libs/counter v0.0.0
+	toptraffic/libs/envconfig v0.0.0
 	toptraffic/libs/httpserver v0.0.0
 	toptraffic/libs/kafkasetup v0.0.0
 	toptraffic/libs/logging v0.0.0
@@ -27,6 +27,7 @@ require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
@@ -64,6 +65,7 @@ require (
 replace (
 	toptraffic/libs/clock => ../../libs/clock
 	toptraffic/libs/counter => ../../libs/counter
+	toptraffic/libs/envconfig => ../../libs/envconfig
 	toptraffic/libs/httpserver => ../../libs/httpserver
 	toptraffic/libs/kafkasetup => ../../libs/kafkasetup
 	toptraffic/libs/logging => ../../libs/logging

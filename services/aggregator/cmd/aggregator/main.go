@@ -30,7 +30,7 @@ func main() {
 }
 
 func run() int {
-	cfg, err := config.Load(lifecycle.Environ())
+	cfg, err := config.Parse(os.Environ())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aggregator:", err)
 		return 2

@@ -2,14 +2,14 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
+
+	"toptraffic/libs/envconfig"
 )
 
 // Config is every setting of the aggregator. The defaults form a working stack on one machine
@@ -37,12 +37,12 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 }
 
-// Load reads the settings from environ (the process environment, passed in by main) and
-// validates them.
-func Load(environ map[string]string) (Config, error) {
-	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return c, fmt.Errorf("read aggregator settings: %w", namedByVariable(err))
+// Parse reads the settings from environ (the process environment as os.Environ returns it,
+// passed in by main) and validates them.
+func Parse(environ []string) (Config, error) {
+	c, err := envconfig.Parse[Config](environ, nil)
+	if err != nil {
+		return c, fmt.Errorf("read aggregator settings: %w", err)
 	}
 	return c, c.Validate()
 }
@@ -65,26 +65,6 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		}
 	}
 	return nil
-}
-
-// namedByVariable rewrites the env library's parse errors, which name the struct field, to name
-// the environment variable an operator has to fix.
-func namedByVariable(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				e = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
-			}
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
 }
 
 // Validate names the first setting that is out of range.

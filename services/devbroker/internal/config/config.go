@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
+	"toptraffic/libs/envconfig"
 	"toptraffic/libs/logging"
 )
 
@@ -56,16 +56,14 @@ type Config struct {
 
 // Parse fills a Config from environ, given as os.Environ returns it, and validates it.
 func Parse(environ []string) (Config, error) {
-	vars := env.ToMap(environ)
-
-	var cfg Config
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+	cfg, err := envconfig.Parse[Config](environ, ErrInvalid)
+	if err != nil {
 		return Config{}, fmt.Errorf("parse environment: %w", err)
 	}
 
 	// The env library treats a variable that is set but empty like one that is unset and
 	// applies the default; an explicitly empty data dir means "memory only", so honour it.
-	if v, ok := vars[KeyDataDir]; ok && v == "" {
+	if v, ok := envconfig.Lookup(environ, KeyDataDir); ok && v == "" {
 		cfg.DataDir = ""
 	}
 

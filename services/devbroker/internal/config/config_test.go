@@ -134,12 +134,12 @@ func TestParse(t *testing.T) {
 		{
 			name:    "duration that does not parse",
 			environ: []string{"DEVBROKER_GROUP_MIN_SESSION_TIMEOUT=soon"},
-			wantErr: []string{"GroupMinSessionTimeout", "soon"},
+			wantErr: []string{"DEVBROKER_GROUP_MIN_SESSION_TIMEOUT", "soon"},
 		},
 		{
 			name:    "bool that does not parse",
 			environ: []string{"DEVBROKER_SYNC_WRITES=maybe"},
-			wantErr: []string{"SyncWrites", "maybe"},
+			wantErr: []string{"DEVBROKER_SYNC_WRITES", "maybe"},
 		},
 	}
 	for _, tt := range tests {

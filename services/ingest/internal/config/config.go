@@ -8,15 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
+	"toptraffic/libs/envconfig"
 	"toptraffic/libs/logging"
 )
 
@@ -162,10 +161,10 @@ func (s Secrets) GoString() string { return s.String() }
 
 // Parse fills a Config from environ, given as os.Environ returns it, and validates it.
 func Parse(environ []string) (Config, error) {
-	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)})
+	cfg, err := envconfig.Parse[Config](environ, ErrInvalid)
 	if err != nil {
-		return Config{}, namedParseErrors(err)
+		// Token fields are strings and never fail to parse, so no secret is quoted here.
+		return Config{}, err
 	}
 
 	// Tokens are often pasted with a space after the comma; the space is not part of them.
@@ -378,29 +377,3 @@ func trimAll(s Secrets) Secrets {
 	return out
 }
 
-// namedParseErrors rewrites the env library's errors, which name Go struct fields, so that each
-// names the environment variable instead, the thing an operator can fix. A parse error quotes
-// the library's message, which includes the bad value; token fields are strings and never
-// fail to parse, so no secret can end up here.
-func namedParseErrors(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("read environment: %w", err)
-	}
-	t := reflect.TypeFor[Config]()
-	errs := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if !errors.As(e, &pe) {
-			errs = append(errs, fmt.Errorf("read environment: %w", e))
-			continue
-		}
-		key := pe.Name
-		if f, ok := t.FieldByName(pe.Name); ok {
-			key = f.Tag.Get("env")
-		}
-		errs = append(errs, fmt.Errorf("%s: %w: cannot read as %s: %w", key, ErrInvalid, pe.Type,
-			pe.Err))
-	}
-	return errors.Join(errs...)
-}

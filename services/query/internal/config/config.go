@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
+	"toptraffic/libs/envconfig"
 	"toptraffic/libs/logging"
 )
 
@@ -64,10 +63,9 @@ type Config struct {
 
 // Parse fills a Config from environ, given as os.Environ returns it, and validates it.
 func Parse(environ []string) (Config, error) {
-	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)})
+	cfg, err := envconfig.Parse[Config](environ, ErrInvalid)
 	if err != nil {
-		return Config{}, fmt.Errorf("parse environment: %w", nameVariables(err))
+		return Config{}, fmt.Errorf("parse environment: %w", err)
 	}
 
 	// "a, b" is a natural way to write a list; drop the spaces and the empty items.
@@ -174,26 +172,3 @@ func validateAddr(addr string) error {
 	return nil
 }
 
-// nameVariables rewrites the env library's parse errors, which name the Go field, so that each
-// names the environment variable a user actually sets.
-func nameVariables(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	t := reflect.TypeFor[Config]()
-	errs := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if !errors.As(e, &pe) {
-			errs = append(errs, e)
-			continue
-		}
-		key := pe.Name
-		if f, ok := t.FieldByName(pe.Name); ok {
-			key, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-		}
-		errs = append(errs, fmt.Errorf("%s: %w: %w", key, ErrInvalid, pe.Err))
-	}
-	return errors.Join(errs...)
-}
