@@ -376,4 +376,3 @@ func trimAll(s Secrets) Secrets {
 	}
 	return out
 }
-

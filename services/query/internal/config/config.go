@@ -171,4 +171,3 @@ func validateAddr(addr string) error {
 	}
 	return nil
 }
-
