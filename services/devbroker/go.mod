@@ -7,6 +7,7 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.uber.org/zap v1.28.0
 	toptraffic/libs/envconfig v0.0.0
+	toptraffic/libs/lifecycle v0.0.0
 	toptraffic/libs/logging v0.0.0
 )
 
@@ -22,3 +23,5 @@ require (
 replace toptraffic/libs/logging => ../../libs/logging
 
 replace toptraffic/libs/envconfig => ../../libs/envconfig
+
+replace toptraffic/libs/lifecycle => ../../libs/lifecycle

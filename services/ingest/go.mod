@@ -18,6 +18,7 @@ require (
 	toptraffic/libs/envconfig v0.0.0
 	toptraffic/libs/httpserver v0.0.0
 	toptraffic/libs/kafkasetup v0.0.0
+	toptraffic/libs/lifecycle v0.0.0
 	toptraffic/libs/logging v0.0.0
 	toptraffic/libs/window v0.0.0
 )
@@ -68,6 +69,7 @@ replace (
 	toptraffic/libs/envconfig => ../../libs/envconfig
 	toptraffic/libs/httpserver => ../../libs/httpserver
 	toptraffic/libs/kafkasetup => ../../libs/kafkasetup
+	toptraffic/libs/lifecycle => ../../libs/lifecycle
 	toptraffic/libs/logging => ../../libs/logging
 	toptraffic/libs/window => ../../libs/window
 )

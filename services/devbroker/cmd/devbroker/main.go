@@ -4,14 +4,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 
+	"toptraffic/libs/lifecycle"
 	"toptraffic/libs/logging"
 	"toptraffic/services/devbroker/internal/broker"
 	"toptraffic/services/devbroker/internal/config"
@@ -45,11 +43,10 @@ func main() {
 }
 
 func run(cfg config.Config, logger *zap.Logger) error {
-	// Take the signals over before the broker starts so that none is lost; the channel keeps
-	// listening after the first one so that a second can force the exit.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	// Take the signals over before the broker starts so that none is lost. Close may take a
+	// while to write state out; a second signal means stop waiting.
+	ctx, stop := lifecycle.SignalContext(logger, os.Exit)
+	defer stop()
 
 	b, err := broker.New(broker.Config{
 		Addr:                   cfg.Addr,
@@ -61,26 +58,6 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case sig := <-sigs:
-			logger.Info("shutting down", zap.String("signal", sig.String()))
-			cancel()
-		case <-ctx.Done():
-			return
-		}
-
-		// Close may take a while to write state out; a second signal means stop waiting.
-		sig := <-sigs
-		logger.Warn("second signal, exiting without a clean stop",
-			zap.String("signal", sig.String()),
-		)
-		_ = logger.Sync()
-		os.Exit(1)
-	}()
 
 	runErr := b.Run(ctx)
 

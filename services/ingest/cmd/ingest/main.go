@@ -4,12 +4,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -17,6 +14,7 @@ import (
 	"toptraffic/libs/clock"
 	"toptraffic/libs/counter"
 	"toptraffic/libs/httpserver"
+	"toptraffic/libs/lifecycle"
 	"toptraffic/libs/logging"
 	"toptraffic/services/ingest/internal/api"
 	"toptraffic/services/ingest/internal/config"
@@ -54,7 +52,8 @@ func main() {
 }
 
 func run(cfg config.Config, logger *zap.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM starts the orderly stop below; a second one exits at once.
+	ctx, stop := lifecycle.SignalContext(logger, os.Exit)
 	defer stop()
 
 	clk := clock.System{}
@@ -114,11 +113,6 @@ func run(cfg config.Config, logger *zap.Logger) error {
 		return fmt.Errorf("start http server: %w", err)
 	}
 
-	// A second signal skips the orderly stop below.
-	forceDone := make(chan struct{})
-	defer close(forceDone)
-	go exitOnSecondSignal(ctx, forceDone, logger)
-
 	// The HTTP server starts at once and answers POSTs with 503 until the publisher has
 	// confirmed the counters topic; both stop when a signal arrives or either fails.
 	g, gctx := errgroup.WithContext(ctx)
@@ -126,9 +120,6 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	g.Go(func() error { return pub.Run(gctx) })
 
 	<-gctx.Done()
-	if ctx.Err() != nil {
-		logger.Info("shutting down", zap.String("reason", "signal"))
-	}
 
 	// Shutdown order:
 	// 1. Stop accepting HTTP requests and let those in flight finish, each bounded by the
@@ -140,25 +131,4 @@ func run(cfg config.Config, logger *zap.Logger) error {
 	closeErr := pub.Close()
 	// 3. The logger is synced by main, last.
 	return errors.Join(runErr, closeErr)
-}
-
-// exitOnSecondSignal waits for the first stop signal (ctx ending), then exits the process on
-// the next one, for an operator who does not want to wait for the orderly stop.
-func exitOnSecondSignal(ctx context.Context, done <-chan struct{}, logger *zap.Logger) {
-	select {
-	case <-ctx.Done():
-	case <-done:
-		return
-	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	select {
-	case sig := <-sigs:
-		logger.Warn("second signal, exiting without a clean stop",
-			zap.String("signal", sig.String()))
-		_ = logger.Sync()
-		os.Exit(1)
-	case <-done:
-	}
 }
