@@ -336,7 +336,14 @@ func (p *Publisher) newWriter() *kafka.Writer {
 		WriteBackoffMax:        produceBackoffMax,
 		ReadTimeout:            p.cfg.ProduceTimeout,
 		WriteTimeout:           p.cfg.ProduceTimeout,
-		Transport:              kafkasetup.NewTransport(p.cfg.ClientID),
+		// The Writer looks the topic's metadata up once per record; the cache makes that an
+		// atomic load instead of a trip through the Transport.
+		Transport: newMetadataCache(
+			kafkasetup.NewTransport(p.cfg.ClientID),
+			p.cfg.Topic,
+			metadataCacheTTL,
+			afterFunc,
+		),
 		// Failed attempts reach the requests that waited on them, which report them; the
 		// Writer's own lines are detail for debugging.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
@@ -445,7 +452,16 @@ func (p *Publisher) closeWriter(w *kafka.Writer) error {
 	// against a dead broker; wait for it in a goroutine so that shutdown stays bounded. If
 	// the deadline passes, the goroutine ends with the process.
 	done := make(chan error, 1)
-	go func() { done <- w.Close() }()
+	go func() {
+		err := w.Close()
+		// The Writer leaves the Transport it was given open; once it has flushed, nothing
+		// uses the Transport any more, and its connections and metadata refresher would
+		// otherwise outlive every writer Run replaces.
+		if t, ok := w.Transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
+		done <- err
+	}()
 	t := time.NewTimer(p.cfg.CloseTimeout)
 	defer t.Stop()
 	select {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ const testTopic = "counters"
 // keeps them.
 var recordTime = time.UnixMilli(1608102640123)
 
-func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
+func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
@@ -57,7 +59,7 @@ func testConfig(brokers []string) Config {
 
 // start runs p until the test ends. Run's result is checked at cleanup, on the test's
 // goroutine.
-func start(t *testing.T, p *Publisher) {
+func start(t testing.TB, p *Publisher) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
@@ -74,7 +76,7 @@ func start(t *testing.T, p *Publisher) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -85,7 +87,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-func startReady(t *testing.T, cfg Config, logger *zap.Logger) *Publisher {
+func startReady(t testing.TB, cfg Config, logger *zap.Logger) *Publisher {
 	t.Helper()
 	p := New(cfg, logger)
 	start(t, p)
@@ -570,4 +572,49 @@ func TestHooks(t *testing.T) {
 	if len(failed) != 1 || !errors.Is(failed[0], ErrNotReady) {
 		t.Errorf("Failed with %v, want [ErrNotReady]", failed)
 	}
+}
+
+// kafkaRefreshers counts the goroutines kafka-go Transports run to refresh their metadata;
+// each one holds connections to the brokers.
+func kafkaRefreshers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "kafka-go.(*connPool).discover")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+func TestCloseReleasesTheTransports(t *testing.T) {
+	cluster := newCluster(t)
+	brokers := cluster.ListenAddrs()
+	before := kafkaRefreshers()
+	core, logs := observer.New(zapcore.InfoLevel)
+	p := startReady(t, testConfig(brokers), zap.New(core))
+
+	// Losing the topic replaces the writer, and with it the writer's Transport.
+	admin := kafkasetup.NewClient(brokers, "ingest-test-admin")
+	defer admin.Transport.(*kafka.Transport).CloseIdleConnections()
+	if _, err := admin.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{
+		Topics: []string{testTopic},
+	}); err != nil {
+		t.Fatalf("delete topic: %v", err)
+	}
+	waitFor(t, 15*time.Second, "publish after the topic was lost", func() bool {
+		return p.Publish(context.Background(), []kafka.Message{message("a.com", 1, 1)}) == nil
+	})
+	if n := logs.FilterMessage("counters topic unknown to the broker, setting it up again").
+		Len(); n != 1 {
+		t.Fatalf("got %d set-up-again log lines, want 1", n)
+	}
+	admin.Transport.(*kafka.Transport).CloseIdleConnections()
+
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	waitFor(t, 5*time.Second, "every Transport closed", func() bool {
+		return kafkaRefreshers() <= before
+	})
 }
