@@ -109,13 +109,7 @@ func New(cfg Config, deps Deps) http.Handler {
 	r.NoRoute(notFound)
 	r.NoMethod(methodNotAllowed)
 
-	h := &counters{
-		cfg:       cfg,
-		publisher: deps.Publisher,
-		clock:     deps.Clock,
-		logger:    logger,
-		dropped:   dropped,
-	}
+	h := newCounters(cfg, deps.Publisher, deps.Clock, logger, dropped)
 	r.POST(RouteCounters, withAuth(cfg.IngestTokens, logger, h.post)...)
 
 	stats := gin.WrapH(deps.Stats)

@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -722,5 +725,99 @@ func TestRequestLogAtDebug(t *testing.T) {
 	fields := e.ContextMap()
 	if fields["route"] != "unmatched" || fields["status"] != int64(http.StatusNotFound) {
 		t.Errorf("fields = %v, want route unmatched and status 404", fields)
+	}
+}
+
+func TestAppendCountersJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		resp countersResponse
+	}{
+		{name: "zero", resp: countersResponse{}},
+		{name: "accepted only", resp: countersResponse{Accepted: 3}},
+		{
+			name: "some dropped",
+			resp: countersResponse{
+				Accepted:       7,
+				Dropped:        5,
+				DroppedReasons: droppedReasons{Future: 2, TooOld: 3},
+			},
+		},
+		{
+			name: "large counts",
+			resp: countersResponse{
+				Accepted:       1 << 40,
+				Dropped:        1<<31 + 1,
+				DroppedReasons: droppedReasons{Future: 1 << 31, TooOld: 1},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(tt.resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendCountersJSON(nil, tt.resp); string(got) != string(want) {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestPostAnswerHeaders checks that the 200 answer, written without gin's JSON renderer, has
+// the headers that renderer sets.
+func TestPostAnswerHeaders(t *testing.T) {
+	h := newHandler(t, testConfig(), &fakePublisher{}, nil)
+	res := serve(t, h, post(fmt.Sprintf(`{"timestamp":%d,"a.com":1}`, tsNow), "application/json"))
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", res.status, res.raw)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	want := `{"accepted":1,"dropped":0,"dropped_reasons":{"future":0,"too_old":0}}`
+	if res.raw != want {
+		t.Errorf("body = %s, want %s", res.raw, want)
+	}
+}
+
+func TestReadAll(t *testing.T) {
+	small := strings.Repeat("a", 100)
+	large := strings.Repeat("b", 3*maxPresize+7)
+	broken := errors.New("connection reset")
+	tests := []struct {
+		name     string
+		r        io.Reader
+		declared int64
+		want     string
+		wantErr  error
+	}{
+		{name: "declared length", r: strings.NewReader(small), declared: 100, want: small},
+		{name: "unknown length", r: strings.NewReader(small), declared: -1, want: small},
+		{name: "empty", r: strings.NewReader(""), declared: 0, want: ""},
+		{name: "shorter than declared", r: strings.NewReader(small), declared: 1000,
+			want: small},
+		{name: "longer than declared", r: strings.NewReader(small), declared: 10, want: small},
+		{name: "one byte per read", r: iotest.OneByteReader(strings.NewReader(small)),
+			declared: 100, want: small},
+		{name: "over the presize", r: strings.NewReader(large), declared: int64(len(large)),
+			want: large},
+		{name: "over the presize, unknown length", r: strings.NewReader(large), declared: -1,
+			want: large},
+		{name: "a read error is returned",
+			r:        io.MultiReader(strings.NewReader(small), iotest.ErrReader(broken)),
+			declared: 200, want: small, wantErr: broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readAll(tt.r, tt.declared)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if string(got) != tt.want {
+				t.Errorf("read %d bytes, want %d", len(got), len(tt.want))
+			}
+		})
 	}
 }

@@ -14,6 +14,12 @@ import (
 // route pattern rather than the raw path, so a client cannot put arbitrary text into the log.
 func logRequests(logger *zap.Logger, clk clock.Clock) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// Debug is off in production: then the line is not written and the clock, which
+		// costs tens of nanoseconds a read, is not read for it either.
+		if !logger.Core().Enabled(zap.DebugLevel) {
+			c.Next()
+			return
+		}
 		start := clk.Now()
 		c.Next()
 

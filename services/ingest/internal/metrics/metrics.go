@@ -10,8 +10,11 @@ package metrics
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +68,23 @@ type Metrics struct {
 	droppedTooOld prometheus.Counter
 	produceTook   prometheus.Histogram
 	produceErrors *prometheus.CounterVec
+
+	// series holds the request counter and duration histogram of every (route, status)
+	// seen so far. Looking a child up by label values hashes and checks the strings on
+	// every request; this map is read without a lock and copied on the rare new pair. Both
+	// label values are bounded: route patterns and the statuses the handlers answer.
+	series   atomic.Pointer[map[routeStatus]requestSeries]
+	seriesMu sync.Mutex
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New registers the gateway's series, with the Go runtime and process collectors, in a
@@ -151,9 +171,40 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 		if route == "" {
 			route = unmatched
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(route).Observe(m.clock.Now().Sub(start).Seconds())
+		s := m.seriesFor(route, c.Writer.Status())
+		s.requests.Inc()
+		s.duration.Observe(m.clock.Now().Sub(start).Seconds())
 	}
+}
+
+// seriesFor returns the series of requests to route answered with status.
+func (m *Metrics) seriesFor(route string, status int) requestSeries {
+	key := routeStatus{route: route, status: status}
+	if cur := m.series.Load(); cur != nil {
+		if s, ok := (*cur)[key]; ok {
+			return s
+		}
+	}
+
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	// Another request may have added the pair meanwhile.
+	var next map[routeStatus]requestSeries
+	if cur := m.series.Load(); cur != nil {
+		if s, ok := (*cur)[key]; ok {
+			return s
+		}
+		next = maps.Clone(*cur)
+	} else {
+		next = map[routeStatus]requestSeries{}
+	}
+	s := requestSeries{
+		requests: m.requests.WithLabelValues(route, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route),
+	}
+	next[key] = s
+	m.series.Store(&next)
+	return s
 }
 
 // Dropped counts the records of one request that the time policy left out.

@@ -284,3 +284,51 @@ func TestPublishFailedReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestMiddlewareCountsConcurrentRequests sends requests of two statuses to one route from
+// many goroutines: each (route, status) series counts every request, and the route's
+// duration histogram all of them.
+func TestMiddlewareCountsConcurrentRequests(t *testing.T) {
+	const goroutines, each = 8, 25
+	m := metrics.New(clock.System{})
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(m.Middleware())
+	r.GET("/items/:id", func(c *gin.Context) {
+		if c.Param("id") == "missing" {
+			c.Status(http.StatusNotFound)
+			return
+		}
+		c.Status(http.StatusOK)
+	})
+	r.GET(api.RouteMetrics, gin.WrapH(m.Handler()))
+
+	var g errgroup.Group
+	for i := range goroutines {
+		g.Go(func() error {
+			for j := range each {
+				path := "/items/42"
+				if (i+j)%2 == 1 {
+					path = "/items/missing"
+				}
+				r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	fams := scrape(t, r)
+	half := float64(goroutines * each / 2)
+	for _, code := range []string{"200", "404"} {
+		labels := map[string]string{"route": "/items/:id", "code": code}
+		if got, _ := sample(fams, "toptraffic_ingest_http_requests_total", labels); got != half {
+			t.Errorf("requests%v = %v, want %v", labels, got, half)
+		}
+	}
+	labels := map[string]string{"route": "/items/:id"}
+	got, _ := sample(fams, "toptraffic_ingest_http_request_duration_seconds", labels)
+	if got != 2*half {
+		t.Errorf("durations%v = %v, want %v", labels, got, 2*half)
+	}
+}
