@@ -1,6 +1,9 @@
 // Package harness runs the real toptraffic binaries as processes on loopback for the integration
 // and fault suites: it builds them once, starts a broker (or uses the one KAFKA_BROKERS names),
 // gives every stack its own topics and consumer group, and stops or kills processes on demand.
+// For the fault suite it also streams counters while keeping the ground truth (Load, Plan,
+// Truth), reads consumer-group generations from the aggregators' logs, and stops and starts
+// the broker on its data.
 package harness
 
 import (
@@ -126,15 +129,17 @@ func (p *Proc) start() {
 // Restart starts the process again with the same settings after it stopped.
 func (p *Proc) Restart() { p.t.Helper(); p.start() }
 
-// Stop sends SIGTERM and waits up to timeout for a clean exit; it fails the test otherwise.
-func (p *Proc) Stop(timeout time.Duration) {
+// Stop sends SIGTERM and waits up to timeout for a clean exit; it fails the test otherwise. It
+// returns how long the process took to exit.
+func (p *Proc) Stop(timeout time.Duration) time.Duration {
 	p.t.Helper()
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
 	if cmd == nil {
-		return
+		return 0
 	}
+	began := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -146,6 +151,7 @@ func (p *Proc) Stop(timeout time.Duration) {
 		<-done
 		p.t.Errorf("%s did not stop within %v of SIGTERM", p.Name, timeout)
 	}
+	return time.Since(began)
 }
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to be gone.

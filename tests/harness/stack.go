@@ -23,6 +23,8 @@ type Options struct {
 	Aggregators int
 	// Env adds settings to every service, e.g. "ALLOWED_LATENESS=3h".
 	Env []string
+	// BrokerEnv adds settings to the embedded broker, e.g. "DEVBROKER_SYNC_WRITES=true".
+	BrokerEnv []string
 }
 
 // Stack is a running pipeline: a broker (unless KAFKA_BROKERS names one), the query service,
@@ -39,6 +41,10 @@ type Stack struct {
 	GatewayURL  string
 	QueryURL    string
 	HTTP        *http.Client
+	// Partitions is the counters topic's partition count (the services' default).
+	Partitions int
+	// brokerLock is held while the stack uses an external broker.
+	brokerLock *brokerLock
 }
 
 // External reports whether the suite runs against a broker named by KAFKA_BROKERS.
@@ -47,16 +53,20 @@ func External() bool { return os.Getenv("KAFKA_BROKERS") != "" }
 // NewStack starts a stack and waits until the gateway and the query service are ready.
 func NewStack(t testing.TB, opts Options) *Stack {
 	t.Helper()
-	s := &Stack{t: t, bin: Binaries(t), HTTP: &http.Client{Timeout: 10 * time.Second}}
+	s := &Stack{t: t, bin: Binaries(t), HTTP: &http.Client{Timeout: 10 * time.Second},
+		Partitions: 12}
 	suffix := uniqueSuffix(t)
 
 	if External() {
 		s.Brokers = os.Getenv("KAFKA_BROKERS")
+		s.brokerLock = lockBroker(t, s.Brokers)
 	} else {
 		s.Brokers = FreeAddr(t)
 		s.Broker = Start(t, "devbroker", filepath.Join(s.bin, "devbroker"),
-			"DEVBROKER_ADDR="+s.Brokers,
-			"DEVBROKER_DATA_DIR="+filepath.Join(t.TempDir(), "broker"))
+			append([]string{
+				"DEVBROKER_ADDR=" + s.Brokers,
+				"DEVBROKER_DATA_DIR=" + filepath.Join(t.TempDir(), "broker"),
+			}, opts.BrokerEnv...)...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := WaitPort(ctx, s.Brokers); err != nil {
@@ -258,4 +268,35 @@ func Expected(counters []Counter, start time.Time, size time.Duration) map[strin
 		}
 	}
 	return sums
+}
+
+// DiffTop describes how got differs from want, domain by domain, for failure messages.
+func DiffTop(got, want []Entry) string {
+	counts := func(es []Entry) map[string]uint64 {
+		m := make(map[string]uint64, len(es))
+		for _, e := range es {
+			m[e.Domain] = e.Count
+		}
+		return m
+	}
+	g, w := counts(got), counts(want)
+	var diffs []string
+	for _, e := range want {
+		switch c, ok := g[e.Domain]; {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s missing (want %d)", e.Domain, e.Count))
+		case c != e.Count:
+			diffs = append(diffs, fmt.Sprintf("%s %d, want %d (%+d)",
+				e.Domain, c, e.Count, int64(c)-int64(e.Count)))
+		}
+	}
+	for _, e := range got {
+		if _, ok := w[e.Domain]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s %d unexpected", e.Domain, e.Count))
+		}
+	}
+	if len(diffs) == 0 && len(got) == len(want) {
+		diffs = append(diffs, "same counts, different order")
+	}
+	return strings.Join(diffs, "; ")
 }
