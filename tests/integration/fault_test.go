@@ -16,9 +16,10 @@ import (
 // Bounds on a clean stop after SIGTERM, from each service's shutdown order with the default
 // settings, plus a margin for the race detector on a small machine.
 const (
-	// Aggregator: every runner's final publish and commit (5 s each, in parallel), leaving
-	// the group, then the health server (5 s).
-	aggregatorStopBound = 15 * time.Second
+	// Aggregator: every runner's final publish and commit (SHUTDOWN_TIMEOUT, 15 s, in
+	// parallel, while the health server stops within the same bound), leaving the group,
+	// then flushing the snapshot writer.
+	aggregatorStopBound = 20 * time.Second
 	// Gateway: requests in flight (SHUTDOWN_TIMEOUT, 15 s), then flushing the producer
 	// (SHUTDOWN_TIMEOUT again).
 	gatewayStopBound = 35 * time.Second
