@@ -27,6 +27,8 @@ const (
 	RouteCounters   = "/api/counters"
 	RouteLastMinute = "/api/stats/lastMinute"
 	RouteLastHour   = "/api/stats/lastHour"
+	RouteMinute     = "/api/stats/minute"
+	RouteHour       = "/api/stats/hour"
 	RouteHealth     = "/healthz"
 	RouteReady      = "/readyz"
 	RouteMetrics    = "/metrics"
@@ -115,6 +117,8 @@ func New(cfg Config, deps Deps) http.Handler {
 	stats := gin.WrapH(deps.Stats)
 	r.GET(RouteLastMinute, withAuth(cfg.StatsTokens, logger, stats)...)
 	r.GET(RouteLastHour, withAuth(cfg.StatsTokens, logger, stats)...)
+	r.GET(RouteMinute, withAuth(cfg.StatsTokens, logger, stats)...)
+	r.GET(RouteHour, withAuth(cfg.StatsTokens, logger, stats)...)
 
 	r.GET(RouteHealth, health)
 	r.GET(RouteReady, ready(deps.Publisher))

@@ -116,7 +116,7 @@ func statsStub() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `[{"domain":"sitec.com","count":7}] %s auth=%q`,
-			r.URL.Path, r.Header.Get("Authorization"))
+			r.URL.RequestURI(), r.Header.Get("Authorization"))
 	})
 }
 
@@ -599,6 +599,15 @@ func TestRoutes(t *testing.T) {
 		{name: "stats last hour forwarded", method: http.MethodGet, path: RouteLastHour,
 			wantStatus: http.StatusOK,
 			wantBody:   `[{"domain":"sitec.com","count":7}] /api/stats/lastHour auth=""`},
+		{name: "history minute forwarded with its query", method: http.MethodGet,
+			path: RouteMinute + "?at=1608102631&limit=3", wantStatus: http.StatusOK,
+			wantBody: `[{"domain":"sitec.com","count":7}] /api/stats/minute?at=1608102631&limit=3 auth=""`},
+		{name: "history hour forwarded", method: http.MethodGet, path: RouteHour + "?at=1608102631",
+			wantStatus: http.StatusOK,
+			wantBody:   `[{"domain":"sitec.com","count":7}] /api/stats/hour?at=1608102631 auth=""`},
+		{name: "post on history", method: http.MethodPost, path: RouteMinute,
+			wantStatus: http.StatusMethodNotAllowed, wantCode: codeMethodNotAllowed,
+			wantAllow: "GET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -659,6 +668,8 @@ func TestBearerTokens(t *testing.T) {
 			wantStatus: http.StatusOK},
 		{name: "stats token required and missing", statsTokens: []string{"s3cret-s"},
 			method: http.MethodGet, path: RouteLastMinute, wantStatus: http.StatusUnauthorized},
+		{name: "history needs the stats token too", statsTokens: []string{"s3cret-s"},
+			method: http.MethodGet, path: RouteHour, wantStatus: http.StatusUnauthorized},
 		{name: "stats token right", statsTokens: []string{"s3cret-s"},
 			method: http.MethodGet, path: RouteLastMinute, auth: "Bearer s3cret-s",
 			wantStatus: http.StatusOK},

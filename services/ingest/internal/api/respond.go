@@ -47,6 +47,7 @@ const (
 		"'Authorization: Bearer TOKEN' with one of the tokens this gateway was given"
 	msgNotFound = "no such endpoint: this gateway serves POST " + RouteCounters +
 		", GET " + RouteLastMinute + ", GET " + RouteLastHour +
+		", GET " + RouteMinute + ", GET " + RouteHour +
 		", GET " + RouteHealth + ", GET " + RouteReady + " and GET " + RouteMetrics
 	msgInternal = "internal error in the gateway; the request may be retried, " +
 		"and the problem is logged"
