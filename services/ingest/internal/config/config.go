@@ -115,7 +115,9 @@ type Config struct {
 	ProduceBatchTimeout time.Duration `env:"PRODUCE_BATCH_TIMEOUT" envDefault:"2ms"`
 
 	// ProduceBatchSize is the most records the producer puts in one batch for a partition.
-	ProduceBatchSize int `env:"PRODUCE_BATCH_SIZE" envDefault:"1000"`
+	// kafka-go allocates room for this many records with every new batch, however few it
+	// then holds, so a large value makes small requests pay in allocation and GC.
+	ProduceBatchSize int `env:"PRODUCE_BATCH_SIZE" envDefault:"100"`
 
 	// IngestTokens, when set, are the bearer tokens POST /api/counters accepts.
 	IngestTokens Secrets `env:"INGEST_TOKENS" envSeparator:","`

@@ -34,7 +34,7 @@ func TestParseDefaults(t *testing.T) {
 		MaxCountersPerRequest:  10000,
 		ProduceTimeout:         5 * time.Second,
 		ProduceBatchTimeout:    2 * time.Millisecond,
-		ProduceBatchSize:       1000,
+		ProduceBatchSize:       100,
 		HTTPReadHeaderTimeout:  5 * time.Second,
 		HTTPReadTimeout:        15 * time.Second,
 		HTTPWriteTimeout:       30 * time.Second,
