@@ -168,7 +168,8 @@ func (s *suite) httpCeiling(ctx context.Context) error {
 	if err := s.bareRun(ctx, lc); err != nil {
 		return err
 	}
-	gw, url, err := s.startGateway(ctx, "gateway-http", s.topic("http-counters"), "")
+	gw, url, err := s.startGateway(ctx, "gateway-http", s.topic("http-counters"), "",
+		s.profileEnv("gateway-http")...)
 	if err != nil {
 		return err
 	}
@@ -176,6 +177,9 @@ func (s *suite) httpCeiling(ctx context.Context) error {
 	s.report.HTTP.Gateway, err = s.loadRun(ctx, "http-gateway", lc)
 	s.stop(gw)
 	if err != nil {
+		return err
+	}
+	if err := s.collectProfile("gateway-http", "ingest"); err != nil {
 		return err
 	}
 	return s.bareRun(ctx, lc)
