@@ -31,14 +31,17 @@ func (f Format) String() string {
 // FormatFor picks the Format for a request's Content-Type header value. Parameters such as
 // charset are ignored and the media type is matched case-insensitively.
 //
-// application/json and a missing (empty) header give FormatJSON, and so does
+// application/json and a missing (empty or blank) header give FormatJSON, and so does
 // application/x-www-form-urlencoded, because that is what a plain `curl -d` sends; the body is
 // still parsed as JSON. application/x-ndjson gives FormatNDJSON. Anything else is an *Error
 // wrapping ErrUnsupportedMediaType.
 func FormatFor(contentType string) (Format, error) {
-	mt, _, _ := strings.Cut(contentType, ";")
+	mt, params, _ := strings.Cut(contentType, ";")
 	mt = strings.TrimSpace(mt)
 	switch {
+	case mt == "" && strings.TrimSpace(params) != "":
+		// Parameters with no media type before them ("; charset=utf-8", ";;;") are a broken
+		// header, not a missing one.
 	case mt == "",
 		strings.EqualFold(mt, "application/json"),
 		strings.EqualFold(mt, "application/x-www-form-urlencoded"):

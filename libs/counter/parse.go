@@ -312,7 +312,7 @@ func (p *parser) parseObject(b []byte, i, idx int) (int, error) {
 		keys++
 		if keys > p.lim.MaxDomainsPerCounter {
 			return 0, p.counterErr(ErrTooLarge, idx, fmt.Sprintf("more than %d domains "+
-				"(MaxDomainsPerCounter): split them over several counter objects with the same "+
+				"in one counter object: split them over several counter objects with the same "+
 				"timestamp", p.lim.MaxDomainsPerCounter))
 		}
 		if !ok {
@@ -621,8 +621,8 @@ func (p *parser) fieldErr(kind error, idx int, field, msg string) *Error {
 
 // tooManyCounters reports that counter idx is one more than the limit allows.
 func (p *parser) tooManyCounters(idx int) *Error {
-	return p.counterErr(ErrTooLarge, idx, fmt.Sprintf("more than %d counters in one request "+
-		"(MaxCountersPerRequest): send them in several requests", p.lim.MaxCountersPerRequest))
+	return p.counterErr(ErrTooLarge, idx, fmt.Sprintf("more than %d counters in one request: "+
+		"send them in several requests", p.lim.MaxCountersPerRequest))
 }
 
 // syntaxErr explains why b, which json.Valid refused, is not JSON. It runs only on the error

@@ -443,7 +443,7 @@ func TestParseBody(t *testing.T) {
 		{
 			name: "json too many counters", lim: small,
 			body: `[{"timestamp":1},{"timestamp":2},{"timestamp":3}]`,
-			kind: ErrTooLarge, counter: 2, msg: "MaxCountersPerRequest",
+			kind: ErrTooLarge, counter: 2, msg: "more than 2 counters in one request",
 		},
 		{
 			name: "json domains at the limit", lim: small,
@@ -453,12 +453,12 @@ func TestParseBody(t *testing.T) {
 		{
 			name: "json too many domains", lim: small,
 			body: `{"timestamp":1,"a.com":1,"b.com":1,"c.com":1}`,
-			kind: ErrTooLarge, counter: 0, msg: "more than 2 domains (MaxDomainsPerCounter)",
+			kind: ErrTooLarge, counter: 0, msg: "more than 2 domains in one counter object: split them",
 		},
 		{
 			name: "json repeats and zeros count toward the limit", lim: small,
 			body: `[{"timestamp":1},{"timestamp":1,"a.com":1,"a.com":0,"a.com":1}]`,
-			kind: ErrTooLarge, counter: 1, msg: "MaxDomainsPerCounter",
+			kind: ErrTooLarge, counter: 1, msg: "more than 2 domains in one counter object",
 		},
 		{
 			name: "ndjson",
@@ -496,12 +496,12 @@ func TestParseBody(t *testing.T) {
 		{
 			name: "ndjson too many counters", lim: small, f: FormatNDJSON,
 			body: "{\"timestamp\":1}\n{\"timestamp\":2}\n\n{\"timestamp\":3}",
-			kind: ErrTooLarge, counter: 2, msg: "counter 2 (line 4): more than 2 counters",
+			kind: ErrTooLarge, counter: 2, msg: "counter 2 (line 4): more than 2 counters in one request: send them",
 		},
 		{
 			name: "ndjson too many domains", lim: small, f: FormatNDJSON,
 			body: `{"timestamp":1,"a.com":1,"b.com":1,"c.com":1}`,
-			kind: ErrTooLarge, counter: 0, msg: "MaxDomainsPerCounter",
+			kind: ErrTooLarge, counter: 0, msg: "more than 2 domains in one counter object",
 		},
 		{
 			name: "unknown format", body: `{"timestamp":1}`, f: Format(9),
@@ -696,6 +696,8 @@ func TestFormatFor(t *testing.T) {
 		{name: "multipart", contentType: "multipart/form-data; boundary=x"},
 		{name: "json-ish", contentType: "application/jsonl"},
 		{name: "long", contentType: strings.Repeat("x", 1000)},
+		{name: "parameters without a type", contentType: ";;;"},
+		{name: "charset without a type", contentType: "; charset=utf-8"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
