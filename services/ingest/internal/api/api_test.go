@@ -201,6 +201,7 @@ func TestPostCounters(t *testing.T) {
 		name        string
 		body        string
 		contentType string
+		encoding    string
 		pub         *fakePublisher
 		cfg         func(*Config)
 
@@ -378,6 +379,22 @@ func TestPostCounters(t *testing.T) {
 			wantCode:    codeUnsupportedMediaType,
 		},
 		{
+			// A gzipped body would otherwise fail as malformed JSON at its first byte.
+			name:       "compressed body",
+			encoding:   "gzip",
+			body:       "\x1f\x8b\x08\x00",
+			wantStatus: http.StatusUnsupportedMediaType,
+			wantCode:   codeUnsupportedMediaType,
+		},
+		{
+			name:        "identity encoding",
+			encoding:    "identity",
+			body:        fmt.Sprintf(`{"timestamp": %d, "a.com": 1}`, tsNow),
+			wantStatus:  http.StatusOK,
+			wantBody:    okBody(1, 0, 0),
+			wantRecords: []record{{key: "a.com", ts: tsNow, count: 1}},
+		},
+		{
 			name:       "publisher not ready",
 			body:       fmt.Sprintf(`{"timestamp": %d, "a.com": 1}`, tsNow),
 			pub:        &fakePublisher{err: fmt.Errorf("x: %w", publisher.ErrNotReady)},
@@ -451,7 +468,11 @@ func TestPostCounters(t *testing.T) {
 			}
 			h := newHandler(t, cfg, pub, nil)
 
-			res := serve(t, h, post(tt.body, tt.contentType))
+			req := post(tt.body, tt.contentType)
+			if tt.encoding != "" {
+				req.Header.Set("Content-Encoding", tt.encoding)
+			}
+			res := serve(t, h, req)
 
 			if res.status != tt.wantStatus {
 				t.Fatalf("status = %d, want %d; body %s", res.status, tt.wantStatus, res.raw)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,6 +89,16 @@ func (h *counters) post(c *gin.Context) {
 		abortError(c, http.StatusUnsupportedMediaType, errorBody{
 			Error: err.Error(),
 			Code:  codeUnsupportedMediaType,
+		})
+		return
+	}
+	// A compressed body would fail as malformed JSON at its first byte, which says nothing
+	// useful; 415 is the status HTTP gives an unsupported content coding.
+	if enc := c.GetHeader("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		abortError(c, http.StatusUnsupportedMediaType, errorBody{
+			Error: fmt.Sprintf("content encoding %.32q is not supported: "+
+				"send the body uncompressed", enc),
+			Code: codeUnsupportedMediaType,
 		})
 		return
 	}

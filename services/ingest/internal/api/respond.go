@@ -38,8 +38,8 @@ const (
 	msgShuttingDown = "the gateway is shutting down; retry, another instance or the restarted " +
 		"one will take the request"
 	msgKafkaUnavailable = "Kafka is unavailable or did not acknowledge every record of the " +
-		"request in time; retry after the Retry-After delay (some records may already have " +
-		"been written, so a retry can count them twice)"
+		"request in time; retry after the Retry-After delay (the records may well have been " +
+		"written all the same, so a retry can count them twice)"
 	msgBrokerUnreachable = "the gateway cannot reach Kafka: no broker answered its last " +
 		"check; retry after the Retry-After delay"
 	msgQueryUnavailable = "the query service did not answer; retry after the Retry-After delay"
