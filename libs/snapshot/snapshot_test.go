@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"testing"
+	"time"
 
 	"toptraffic/libs/topk"
 	"toptraffic/libs/window"
@@ -88,6 +90,40 @@ func TestNewer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Newer(&tt.s, &tt.old); got != tt.wantNews {
 				t.Fatalf("Newer() = %v, want %v", got, tt.wantNews)
+			}
+		})
+	}
+}
+
+func TestTopicConfigs(t *testing.T) {
+	tests := []struct {
+		name      string
+		retention time.Duration
+		want      map[string]string
+	}{
+		{
+			name:      "default two days",
+			retention: 48 * time.Hour,
+			want: map[string]string{
+				"cleanup.policy": "compact,delete",
+				"retention.ms":   "172800000",
+				"segment.ms":     "3600000",
+			},
+		},
+		{
+			name:      "segments never outlive a short retention",
+			retention: 30 * time.Minute,
+			want: map[string]string{
+				"cleanup.policy": "compact,delete",
+				"retention.ms":   "1800000",
+				"segment.ms":     "1800000",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := TopicConfigs(tt.retention); !maps.Equal(got, tt.want) {
+				t.Errorf("TopicConfigs(%v) = %v, want %v", tt.retention, got, tt.want)
 			}
 		})
 	}

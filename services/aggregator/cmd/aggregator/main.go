@@ -17,6 +17,7 @@ import (
 	"toptraffic/libs/kafkasetup"
 	"toptraffic/libs/lifecycle"
 	"toptraffic/libs/logging"
+	"toptraffic/libs/snapshot"
 	"toptraffic/services/aggregator/internal/config"
 	"toptraffic/services/aggregator/internal/group"
 	"toptraffic/services/aggregator/internal/metrics"
@@ -79,7 +80,7 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 			ReplicationFactor: cfg.ReplicationFactor},
 		kafkasetup.Topic{Name: cfg.SnapshotsTopic, Partitions: cfg.SnapshotsParts,
 			ReplicationFactor: cfg.ReplicationFactor,
-			Configs:           map[string]string{"cleanup.policy": "compact"}},
+			Configs:           snapshot.TopicConfigs(cfg.SnapshotsRetention)},
 	)
 	if err != nil {
 		stopped := ctx.Err() != nil

@@ -38,6 +38,14 @@ func TestLoad(t *testing.T) {
 		{name: "heartbeat not below session", env: []string{"GROUP_HEARTBEAT_INTERVAL=6s"},
 			wantErr: "GROUP_HEARTBEAT_INTERVAL"},
 		{name: "slow flush", env: []string{"FLUSH_INTERVAL=2s"}, wantErr: "FLUSH_INTERVAL"},
+		{name: "snapshots kept less than an hour's life",
+			env: []string{"SNAPSHOTS_TOPIC_RETENTION=90m"}, wantErr: "SNAPSHOTS_TOPIC_RETENTION"},
+		{name: "snapshots retention", env: []string{"SNAPSHOTS_TOPIC_RETENTION=72h"},
+			check: func(t *testing.T, c Config) {
+				if c.SnapshotsRetention != 72*time.Hour {
+					t.Fatalf("SnapshotsRetention = %v, want 72h", c.SnapshotsRetention)
+				}
+			}},
 		{name: "zero partitions", env: []string{"COUNTERS_PARTITIONS=0"},
 			wantErr: "COUNTERS_PARTITIONS"},
 	}

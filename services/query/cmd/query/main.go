@@ -18,6 +18,7 @@ import (
 	"toptraffic/libs/httpserver"
 	"toptraffic/libs/kafkasetup"
 	"toptraffic/libs/logging"
+	"toptraffic/libs/snapshot"
 	"toptraffic/services/query/internal/api"
 	"toptraffic/services/query/internal/config"
 	"toptraffic/services/query/internal/consumer"
@@ -54,7 +55,7 @@ func run() int {
 			Name:              cfg.SnapshotsTopic,
 			Partitions:        cfg.SnapshotsPartitions,
 			ReplicationFactor: cfg.TopicReplicationFactor,
-			Configs:           map[string]string{"cleanup.policy": "compact"},
+			Configs:           snapshot.TopicConfigs(cfg.SnapshotsTopicRetention),
 		},
 		Observer: m,
 	}, st, clk, logger.Named("consumer"))

@@ -18,15 +18,16 @@ import (
 
 // Names of the environment variables read by Parse.
 const (
-	KeyAddr                   = "QUERY_ADDR"
-	KeyKafkaBrokers           = "KAFKA_BROKERS"
-	KeySnapshotsTopic         = "SNAPSHOTS_TOPIC"
-	KeySnapshotsPartitions    = "SNAPSHOTS_PARTITIONS"
-	KeyTopicReplicationFactor = "TOPIC_REPLICATION_FACTOR"
-	KeySnapshotRetention      = "SNAPSHOT_RETENTION"
-	KeyLogLevel               = "LOG_LEVEL"
-	KeyLogFormat              = "LOG_FORMAT"
-	KeyShutdownTimeout        = "SHUTDOWN_TIMEOUT"
+	KeyAddr                    = "QUERY_ADDR"
+	KeyKafkaBrokers            = "KAFKA_BROKERS"
+	KeySnapshotsTopic          = "SNAPSHOTS_TOPIC"
+	KeySnapshotsPartitions     = "SNAPSHOTS_PARTITIONS"
+	KeyTopicReplicationFactor  = "TOPIC_REPLICATION_FACTOR"
+	KeySnapshotRetention       = "SNAPSHOT_RETENTION"
+	KeySnapshotsTopicRetention = "SNAPSHOTS_TOPIC_RETENTION"
+	KeyLogLevel                = "LOG_LEVEL"
+	KeyLogFormat               = "LOG_FORMAT"
+	KeyShutdownTimeout         = "SHUTDOWN_TIMEOUT"
 )
 
 // Config is everything the query process can be told. The env tags must use the Key constants
@@ -50,6 +51,11 @@ type Config struct {
 	// SnapshotRetention is how long after its end a window is still kept in memory. The
 	// default keeps a full day of hours plus the hour being answered.
 	SnapshotRetention time.Duration `env:"SNAPSHOT_RETENTION" envDefault:"25h"`
+
+	// SnapshotsTopicRetention is how long the broker keeps a snapshot, when this process is
+	// the first to create the topic. It must cover SnapshotRetention, or a restarted query
+	// service could not rebuild every window it is meant to hold.
+	SnapshotsTopicRetention time.Duration `env:"SNAPSHOTS_TOPIC_RETENTION" envDefault:"48h"`
 
 	// LogLevel is a zap level name: debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
@@ -123,6 +129,11 @@ func (c Config) Validate() error {
 	if c.SnapshotRetention < time.Hour {
 		invalid(KeySnapshotRetention, c.SnapshotRetention, "must be at least 1h")
 	}
+	if c.SnapshotsTopicRetention < c.SnapshotRetention {
+		invalid(KeySnapshotsTopicRetention, c.SnapshotsTopicRetention,
+			"must be at least %s (%v), which a restarted query service rebuilds from the topic",
+			KeySnapshotRetention, c.SnapshotRetention)
+	}
 
 	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
 		invalid(KeyLogLevel, c.LogLevel, "%v", err)
@@ -150,6 +161,7 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("snapshots_partitions", c.SnapshotsPartitions)
 	enc.AddInt("topic_replication_factor", c.TopicReplicationFactor)
 	enc.AddDuration("snapshot_retention", c.SnapshotRetention)
+	enc.AddDuration("snapshots_topic_retention", c.SnapshotsTopicRetention)
 	enc.AddString("log_level", c.LogLevel)
 	enc.AddString("log_format", string(c.LogFormat))
 	enc.AddDuration("shutdown_timeout", c.ShutdownTimeout)

@@ -15,15 +15,16 @@ import (
 func TestParse(t *testing.T) {
 	t.Parallel()
 	defaults := config.Config{
-		Addr:                   "127.0.0.1:3001",
-		KafkaBrokers:           []string{"127.0.0.1:9092"},
-		SnapshotsTopic:         "snapshots",
-		SnapshotsPartitions:    1,
-		TopicReplicationFactor: 1,
-		SnapshotRetention:      25 * time.Hour,
-		LogLevel:               "info",
-		LogFormat:              logging.FormatConsole,
-		ShutdownTimeout:        15 * time.Second,
+		Addr:                    "127.0.0.1:3001",
+		KafkaBrokers:            []string{"127.0.0.1:9092"},
+		SnapshotsTopic:          "snapshots",
+		SnapshotsPartitions:     1,
+		TopicReplicationFactor:  1,
+		SnapshotRetention:       25 * time.Hour,
+		SnapshotsTopicRetention: 48 * time.Hour,
+		LogLevel:                "info",
+		LogFormat:               logging.FormatConsole,
+		ShutdownTimeout:         15 * time.Second,
 	}
 	tests := []struct {
 		name    string
@@ -49,6 +50,7 @@ func TestParse(t *testing.T) {
 				"SNAPSHOTS_PARTITIONS=4",
 				"TOPIC_REPLICATION_FACTOR=3",
 				"SNAPSHOT_RETENTION=48h",
+				"SNAPSHOTS_TOPIC_RETENTION=72h",
 				"LOG_LEVEL=debug",
 				"LOG_FORMAT=json",
 				"SHUTDOWN_TIMEOUT=2s",
@@ -61,6 +63,7 @@ func TestParse(t *testing.T) {
 				c.SnapshotsPartitions = 4
 				c.TopicReplicationFactor = 3
 				c.SnapshotRetention = 48 * time.Hour
+				c.SnapshotsTopicRetention = 72 * time.Hour
 				c.LogLevel = "debug"
 				c.LogFormat = logging.FormatJSON
 				c.ShutdownTimeout = 2 * time.Second
@@ -124,6 +127,11 @@ func TestParseNamesTheBadVariable(t *testing.T) {
 			wantKey: "SNAPSHOT_RETENTION",
 		},
 		{
+			name:    "topic keeps less than memory",
+			environ: []string{"SNAPSHOT_RETENTION=30h", "SNAPSHOTS_TOPIC_RETENTION=24h"},
+			wantKey: "SNAPSHOTS_TOPIC_RETENTION",
+		},
+		{
 			name:    "retention not a duration",
 			environ: []string{"SNAPSHOT_RETENTION=a day"},
 			wantKey: "SNAPSHOT_RETENTION",
@@ -175,6 +183,7 @@ func TestTagsMatchKeys(t *testing.T) {
 		config.KeySnapshotsPartitions,
 		config.KeyTopicReplicationFactor,
 		config.KeySnapshotRetention,
+		config.KeySnapshotsTopicRetention,
 		config.KeyLogLevel,
 		config.KeyLogFormat,
 		config.KeyShutdownTimeout,
