@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (suite.Config, error) {
 		"(default 2000000, quick 300000)")
 	memDomains := fs.Int("memory-domains", 0, "distinct domains for the memory phase "+
 		"(default 1000000, quick 200000)")
-	e2e := fs.Duration("e2e-duration", 0, "length of the sustained run (default 1m, quick 20s)")
+	e2e := fs.Duration("e2e-duration", 0, "length of the sustained run (default 2m, quick 20s)")
 	rate := fs.Float64("e2e-rate", 0, "domain-events/s offered in the sustained run "+
 		"(default 100000)")
 	fs.Usage = func() {
