@@ -453,7 +453,8 @@ func TestParseBody(t *testing.T) {
 		{
 			name: "json too many domains", lim: small,
 			body: `{"timestamp":1,"a.com":1,"b.com":1,"c.com":1}`,
-			kind: ErrTooLarge, counter: 0, msg: "more than 2 domains in one counter object: split them",
+			kind: ErrTooLarge, counter: 0,
+			msg: "more than 2 domains in one counter object: split them",
 		},
 		{
 			name: "json repeats and zeros count toward the limit", lim: small,
@@ -496,7 +497,8 @@ func TestParseBody(t *testing.T) {
 		{
 			name: "ndjson too many counters", lim: small, f: FormatNDJSON,
 			body: "{\"timestamp\":1}\n{\"timestamp\":2}\n\n{\"timestamp\":3}",
-			kind: ErrTooLarge, counter: 2, msg: "counter 2 (line 4): more than 2 counters in one request: send them",
+			kind: ErrTooLarge, counter: 2,
+			msg: "counter 2 (line 4): more than 2 counters in one request: send them",
 		},
 		{
 			name: "ndjson too many domains", lim: small, f: FormatNDJSON,

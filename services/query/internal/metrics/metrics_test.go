@@ -20,6 +20,24 @@ import (
 var base = time.Date(2020, 12, 16, 10, 22, 5, 0, time.UTC)
 
 // apply stores a snapshot of w from partition p, published at the given time.
+// The HELP and TYPE lines of each metric, as the registry writes them; the cases below add the
+// samples.
+const (
+	caughtUpHeader = "# HELP toptraffic_query_caught_up 1 once the initial load of the " +
+		"snapshots topic is done and statistics are served, else 0.\n" +
+		"# TYPE toptraffic_query_caught_up gauge\n"
+	snapshotAgeHeader = "# HELP toptraffic_query_snapshot_age_seconds Seconds since the newest " +
+		"snapshot of the last full window of each size was published; absent while no " +
+		"snapshot of that window is held.\n" +
+		"# TYPE toptraffic_query_snapshot_age_seconds gauge\n"
+	windowsHeader = "# HELP toptraffic_query_windows Windows held in memory, by size.\n" +
+		"# TYPE toptraffic_query_windows gauge\n"
+	recordsHeader = "# HELP toptraffic_query_snapshot_records_total Snapshots-topic records " +
+		"read, by result: applied, stale (a newer snapshot of the window and partition is " +
+		"held), expired (past retention), malformed, tombstone.\n" +
+		"# TYPE toptraffic_query_snapshot_records_total counter\n"
+)
+
 func apply(t *testing.T, st *store.Store, w window.Window, p int, published time.Time) {
 	t.Helper()
 	res := st.Apply(&snapshot.Snapshot{
@@ -45,67 +63,39 @@ func TestStoreMetricsAtScrapeTime(t *testing.T) {
 		{
 			name: "ages measured from the newest snapshot of each last full window",
 			now:  base, caughtUp: true,
-			want: `
-# HELP toptraffic_query_caught_up 1 once the initial load of the snapshots topic is done and statistics are served, else 0.
-# TYPE toptraffic_query_caught_up gauge
-toptraffic_query_caught_up 1
-# HELP toptraffic_query_snapshot_age_seconds Seconds since the newest snapshot of the last full window of each size was published; absent while no snapshot of that window is held.
-# TYPE toptraffic_query_snapshot_age_seconds gauge
-toptraffic_query_snapshot_age_seconds{size="hour"} 1500.5
+			want: "\n" + caughtUpHeader + `toptraffic_query_caught_up 1
+` + snapshotAgeHeader + `toptraffic_query_snapshot_age_seconds{size="hour"} 1500.5
 toptraffic_query_snapshot_age_seconds{size="minute"} 3
-# HELP toptraffic_query_windows Windows held in memory, by size.
-# TYPE toptraffic_query_windows gauge
-toptraffic_query_windows{size="hour"} 1
+` + windowsHeader + `toptraffic_query_windows{size="hour"} 1
 toptraffic_query_windows{size="minute"} 3
 `,
 		},
 		{
 			name: "the clock is read at scrape time",
 			now:  base.Add(10 * time.Second), caughtUp: true,
-			want: `
-# HELP toptraffic_query_caught_up 1 once the initial load of the snapshots topic is done and statistics are served, else 0.
-# TYPE toptraffic_query_caught_up gauge
-toptraffic_query_caught_up 1
-# HELP toptraffic_query_snapshot_age_seconds Seconds since the newest snapshot of the last full window of each size was published; absent while no snapshot of that window is held.
-# TYPE toptraffic_query_snapshot_age_seconds gauge
-toptraffic_query_snapshot_age_seconds{size="hour"} 1510.5
+			want: "\n" + caughtUpHeader + `toptraffic_query_caught_up 1
+` + snapshotAgeHeader + `toptraffic_query_snapshot_age_seconds{size="hour"} 1510.5
 toptraffic_query_snapshot_age_seconds{size="minute"} 13
-# HELP toptraffic_query_windows Windows held in memory, by size.
-# TYPE toptraffic_query_windows gauge
-toptraffic_query_windows{size="hour"} 1
+` + windowsHeader + `toptraffic_query_windows{size="hour"} 1
 toptraffic_query_windows{size="minute"} 3
 `,
 		},
 		{
 			name: "the next minute turns last full at its edge, before the catch-up",
 			now:  base.Add(time.Minute), caughtUp: false,
-			want: `
-# HELP toptraffic_query_caught_up 1 once the initial load of the snapshots topic is done and statistics are served, else 0.
-# TYPE toptraffic_query_caught_up gauge
-toptraffic_query_caught_up 0
-# HELP toptraffic_query_snapshot_age_seconds Seconds since the newest snapshot of the last full window of each size was published; absent while no snapshot of that window is held.
-# TYPE toptraffic_query_snapshot_age_seconds gauge
-toptraffic_query_snapshot_age_seconds{size="minute"} 5
+			want: "\n" + caughtUpHeader + `toptraffic_query_caught_up 0
+` + snapshotAgeHeader + `toptraffic_query_snapshot_age_seconds{size="minute"} 5
 toptraffic_query_snapshot_age_seconds{size="hour"} 1560.5
-# HELP toptraffic_query_windows Windows held in memory, by size.
-# TYPE toptraffic_query_windows gauge
-toptraffic_query_windows{size="hour"} 1
+` + windowsHeader + `toptraffic_query_windows{size="hour"} 1
 toptraffic_query_windows{size="minute"} 3
 `,
 		},
 		{
 			name: "no age while the last full minute has no snapshot",
 			now:  base.Add(2 * time.Minute), caughtUp: true,
-			want: `
-# HELP toptraffic_query_caught_up 1 once the initial load of the snapshots topic is done and statistics are served, else 0.
-# TYPE toptraffic_query_caught_up gauge
-toptraffic_query_caught_up 1
-# HELP toptraffic_query_snapshot_age_seconds Seconds since the newest snapshot of the last full window of each size was published; absent while no snapshot of that window is held.
-# TYPE toptraffic_query_snapshot_age_seconds gauge
-toptraffic_query_snapshot_age_seconds{size="hour"} 1620.5
-# HELP toptraffic_query_windows Windows held in memory, by size.
-# TYPE toptraffic_query_windows gauge
-toptraffic_query_windows{size="hour"} 1
+			want: "\n" + caughtUpHeader + `toptraffic_query_caught_up 1
+` + snapshotAgeHeader + `toptraffic_query_snapshot_age_seconds{size="hour"} 1620.5
+` + windowsHeader + `toptraffic_query_windows{size="hour"} 1
 toptraffic_query_windows{size="minute"} 3
 `,
 		},
@@ -152,10 +142,7 @@ func TestEventMetrics(t *testing.T) {
 	m.ObserveRequest("/api/stats/minute", 400, 2*time.Millisecond)
 	m.ObserveRequest("unmatched", 404, 50*time.Microsecond)
 
-	want := `
-# HELP toptraffic_query_snapshot_records_total Snapshots-topic records read, by result: applied, stale (a newer snapshot of the window and partition is held), expired (past retention), malformed, tombstone.
-# TYPE toptraffic_query_snapshot_records_total counter
-toptraffic_query_snapshot_records_total{result="applied"} 2
+	want := "\n" + recordsHeader + `toptraffic_query_snapshot_records_total{result="applied"} 2
 toptraffic_query_snapshot_records_total{result="expired"} 0
 toptraffic_query_snapshot_records_total{result="malformed"} 1
 toptraffic_query_snapshot_records_total{result="stale"} 1
