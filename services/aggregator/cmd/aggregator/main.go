@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 			ReplicationFactor: cfg.ReplicationFactor},
 		kafkasetup.Topic{Name: cfg.SnapshotsTopic, Partitions: cfg.SnapshotsParts,
 			ReplicationFactor: cfg.ReplicationFactor,
-			Configs:           snapshot.TopicConfigs(cfg.SnapshotsRetention)},
+			Configs:           snapshot.TopicConfigs(cfg.SnapshotsTopicRetention)},
 	)
 	if err != nil {
 		stopped := ctx.Err() != nil

@@ -20,19 +20,19 @@ type Config struct {
 	CountersParts  int      `env:"COUNTERS_PARTITIONS" envDefault:"12"`
 	SnapshotsTopic string   `env:"SNAPSHOTS_TOPIC" envDefault:"snapshots"`
 	SnapshotsParts int      `env:"SNAPSHOTS_PARTITIONS" envDefault:"1"`
-	// SnapshotsRetention is how long the broker keeps a snapshot, when this worker is the
+	// SnapshotsTopicRetention is how long the broker keeps a snapshot, when this worker is the
 	// first to create the topic; the query service's setting of the same name must agree.
-	SnapshotsRetention time.Duration `env:"SNAPSHOTS_TOPIC_RETENTION" envDefault:"48h"`
-	ReplicationFactor  int           `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`
-	GroupID            string        `env:"AGGREGATOR_GROUP_ID" envDefault:"toptraffic-aggregator"`
-	AllowedLateness    time.Duration `env:"ALLOWED_LATENESS" envDefault:"1m"`
-	CloseGrace         time.Duration `env:"WINDOW_CLOSE_GRACE" envDefault:"10s"`
-	TopK               int           `env:"TOP_K" envDefault:"100"`
-	FlushInterval      time.Duration `env:"FLUSH_INTERVAL" envDefault:"200ms"`
-	CommitInterval     time.Duration `env:"COMMIT_INTERVAL" envDefault:"1s"`
-	SessionTimeout     time.Duration `env:"GROUP_SESSION_TIMEOUT" envDefault:"6s"`
-	HeartbeatInterval  time.Duration `env:"GROUP_HEARTBEAT_INTERVAL" envDefault:"1s"`
-	RebalanceTimeout   time.Duration `env:"GROUP_REBALANCE_TIMEOUT" envDefault:"15s"`
+	SnapshotsTopicRetention time.Duration `env:"SNAPSHOTS_TOPIC_RETENTION" envDefault:"48h"`
+	ReplicationFactor       int           `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`
+	GroupID                 string        `env:"AGGREGATOR_GROUP_ID" envDefault:"toptraffic-aggregator"`
+	AllowedLateness         time.Duration `env:"ALLOWED_LATENESS" envDefault:"1m"`
+	CloseGrace              time.Duration `env:"WINDOW_CLOSE_GRACE" envDefault:"10s"`
+	TopK                    int           `env:"TOP_K" envDefault:"100"`
+	FlushInterval           time.Duration `env:"FLUSH_INTERVAL" envDefault:"200ms"`
+	CommitInterval          time.Duration `env:"COMMIT_INTERVAL" envDefault:"1s"`
+	SessionTimeout          time.Duration `env:"GROUP_SESSION_TIMEOUT" envDefault:"6s"`
+	HeartbeatInterval       time.Duration `env:"GROUP_HEARTBEAT_INTERVAL" envDefault:"1s"`
+	RebalanceTimeout        time.Duration `env:"GROUP_REBALANCE_TIMEOUT" envDefault:"15s"`
 	// Addr serves /healthz, /readyz and /metrics. Port 0 lets several aggregators share a host.
 	Addr            string        `env:"AGGREGATOR_ADDR" envDefault:"127.0.0.1:0"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
@@ -102,9 +102,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("COUNTERS_PARTITIONS must be at least 1, got %d", c.CountersParts)
 	case c.SnapshotsParts < 1:
 		return fmt.Errorf("SNAPSHOTS_PARTITIONS must be at least 1, got %d", c.SnapshotsParts)
-	case c.SnapshotsRetention < 2*time.Hour:
+	case c.SnapshotsTopicRetention < 2*time.Hour:
 		return fmt.Errorf("SNAPSHOTS_TOPIC_RETENTION must be at least 2h, so the last full "+
-			"hour's snapshots outlive it, got %v", c.SnapshotsRetention)
+			"hour's snapshots outlive it, got %v", c.SnapshotsTopicRetention)
 	case c.ReplicationFactor < 1:
 		return fmt.Errorf("TOPIC_REPLICATION_FACTOR must be at least 1, got %d", c.ReplicationFactor)
 	case c.GroupID == "":

@@ -42,8 +42,8 @@ func TestLoad(t *testing.T) {
 			env: []string{"SNAPSHOTS_TOPIC_RETENTION=90m"}, wantErr: "SNAPSHOTS_TOPIC_RETENTION"},
 		{name: "snapshots retention", env: []string{"SNAPSHOTS_TOPIC_RETENTION=72h"},
 			check: func(t *testing.T, c Config) {
-				if c.SnapshotsRetention != 72*time.Hour {
-					t.Fatalf("SnapshotsRetention = %v, want 72h", c.SnapshotsRetention)
+				if c.SnapshotsTopicRetention != 72*time.Hour {
+					t.Fatalf("SnapshotsTopicRetention = %v, want 72h", c.SnapshotsTopicRetention)
 				}
 			}},
 		{name: "zero partitions", env: []string{"COUNTERS_PARTITIONS=0"},
