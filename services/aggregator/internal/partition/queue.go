@@ -76,7 +76,13 @@ func (q *queue) take(spare []kafka.Message) ([]kafka.Message, error) {
 	if len(out) == 0 {
 		err = q.err
 	}
+	// The reader's last records and its error may have come with a single wake-up, which
+	// this call used up; leave one for the error, or the runner would wait for ever.
+	errPending := len(out) > 0 && q.err != nil
 	q.mu.Unlock()
 	wake(q.space)
+	if errPending {
+		wake(q.ready)
+	}
 	return out, err
 }

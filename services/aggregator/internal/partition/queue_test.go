@@ -63,3 +63,28 @@ func TestQueuePutGivesUpWithTheContext(t *testing.T) {
 		t.Fatalf("put on a full queue after cancel = %v, want context.Canceled", err)
 	}
 }
+
+// The reader's last records and its failure can arrive under one wake-up; the take that drains
+// the records must leave a wake-up for the error, or the runner waits for ever.
+func TestQueueWakesForTheErrorAfterTheLastRecords(t *testing.T) {
+	q := newQueue(4)
+	readErr := errors.New("reader stopped")
+	if err := q.put(context.Background(), kafka.Message{Offset: 7}); err != nil {
+		t.Fatal(err)
+	}
+	q.fail(readErr)
+
+	<-q.ready
+	batch, err := q.take(nil)
+	if len(batch) != 1 || err != nil {
+		t.Fatalf("take = %d records, %v; want the 1 record and no error yet", len(batch), err)
+	}
+	select {
+	case <-q.ready:
+	default:
+		t.Fatal("no wake-up left for the reader's error")
+	}
+	if _, err := q.take(batch); !errors.Is(err, readErr) {
+		t.Fatalf("take error = %v, want %v", err, readErr)
+	}
+}
